@@ -1,0 +1,78 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { Config } from '../shared/config/config.ts';
+import type { Logger } from '../shared/logging/logger.ts';
+import type { Mailer } from '../shared/mail/mailer.ts';
+import type { Metrics } from '../shared/metrics/metrics.ts';
+import { apiKeyRoutes } from './features/api-keys/api-key-routes.ts';
+import type { ApiKeyStore } from './features/api-keys/api-key-store.ts';
+import { authPublicRoutes, authSessionRoutes } from './features/auth/auth-routes.ts';
+import type { AuthService } from './features/auth/auth-service.ts';
+import type { AuthStore } from './features/auth/auth-store.ts';
+import { authenticate as authRequired } from './features/auth/authenticate.ts';
+import type { JwtCodec } from './features/auth/jwt.ts';
+import { meRoutes } from './features/me/me-routes.ts';
+import { opsRoutes } from './features/ops/ops-routes.ts';
+import { errorHandler, notFoundHandler } from './http/error-handler.ts';
+import { httpMetrics } from './http/http-metrics.ts';
+import type { RateLimits } from './http/rate-limit.ts';
+import { requestId } from './http/request-id.ts';
+import { requestLog } from './http/request-log.ts';
+
+/** Everything the HTTP layer needs, built by the composition root (`api/main.ts`). */
+export interface ApiDeps {
+  config: Config;
+  db: Knex;
+  redis: Redis;
+  logger: Logger;
+  mailer: Mailer;
+  metrics: Metrics;
+  jwt: JwtCodec;
+  authStore: AuthStore;
+  apiKeyStore: ApiKeyStore;
+  auth: AuthService;
+  limits: RateLimits;
+}
+
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.TRUST_PROXY === 'true' ? true : deps.config.TRUST_PROXY);
+
+  app.use(requestId());
+  app.use(requestLog(deps.logger));
+  app.use(httpMetrics(deps.metrics));
+  app.use(helmet());
+
+  app.use(opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }));
+
+  // Stripe webhooks need the raw body: mounted here, before the JSON parser, by the billing feature.
+
+  app.use(express.json({ limit: '1mb', strict: true }));
+
+  app.use(authPublicRoutes({ auth: deps.auth, limits: deps.limits }));
+
+  // Everything else under /v1 needs a bearer token (so an unauthenticated unknown /v1 path is a 401).
+  const authed = express.Router();
+  authed.use(
+    '/v1',
+    authRequired({
+      db: deps.db,
+      jwt: deps.jwt,
+      authStore: deps.authStore,
+      apiKeyStore: deps.apiKeyStore,
+      logger: deps.logger,
+    }),
+    deps.limits.api,
+  );
+  authed.use(meRoutes({ db: deps.db }));
+  authed.use(authSessionRoutes({ auth: deps.auth }));
+  authed.use(apiKeyRoutes({ db: deps.db, store: deps.apiKeyStore }));
+  app.use(authed);
+
+  app.use(notFoundHandler());
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,281 @@
+import type { Knex } from 'knex';
+import { appendAudit } from '../../../shared/audit/audit-log.ts';
+import type { Role } from '../../../shared/auth/roles.ts';
+import { hashSecret, newSecret } from '../../../shared/crypto/tokens.ts';
+import { UnauthenticatedError } from '../../../shared/errors/http-errors.ts';
+import { newId } from '../../../shared/ids/ids.ts';
+import type { Logger } from '../../../shared/logging/logger.ts';
+import { maskEmail } from '../../../shared/logging/logger.ts';
+import type { Mailer } from '../../../shared/mail/mailer.ts';
+import type { AuthStore } from './auth-store.ts';
+import type { JwtCodec } from './jwt.ts';
+
+export const MAGIC_LINK_TTL_MS = 15 * 60 * 1000;
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string;
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+export interface SignInResult extends TokenPair {
+  user: { id: string; email: string };
+  tenant: { id: string; name: string; plan: string };
+  role: Role;
+}
+
+interface Deps {
+  db: Knex;
+  store: AuthStore;
+  jwt: JwtCodec;
+  mailer: Mailer;
+  logger: Logger;
+  publicUrl: string;
+  refreshTtlSeconds: number;
+}
+
+export function createAuthService(deps: Deps) {
+  const { db, store, jwt, logger } = deps;
+  // Sends run after the 202 so known and unknown addresses answer alike; stop() awaits them.
+  const pending = new Set<Promise<void>>();
+
+  function background(work: () => Promise<void>): void {
+    const p = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(work)
+      .catch((err: unknown) => logger.error({ err }, 'background mail failed'))
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  }
+
+  async function issueTokens(
+    trx: Knex.Transaction,
+    sessionId: string,
+    userId: string,
+    tenantId: string,
+  ): Promise<TokenPair> {
+    const refresh = newSecret('rt_');
+    await store.insertRefreshToken(trx, {
+      id: newId('rt'),
+      session_id: sessionId,
+      token_hash: hashSecret(refresh),
+      expires_at: new Date(Date.now() + deps.refreshTtlSeconds * 1000),
+    });
+    return {
+      access_token: await jwt.sign({ sub: userId, sid: sessionId, tid: tenantId }),
+      refresh_token: refresh,
+      token_type: 'Bearer',
+      expires_in: jwt.ttlSeconds,
+    };
+  }
+
+  return {
+    /** Creates a sign-in (or invite) token and mails its link. Returns at once; the send is async. */
+    sendLink(
+      email: string,
+      opts: {
+        purpose?: 'login' | 'invite';
+        tenantId?: string;
+        role?: Role;
+        invitedBy?: string;
+        tenantName?: string;
+      } = {},
+    ): void {
+      background(async () => {
+        const token = newSecret('', 32);
+        const purpose = opts.purpose ?? 'login';
+        const ttl = purpose === 'invite' ? 7 * 24 * 3600 * 1000 : MAGIC_LINK_TTL_MS;
+        await store.insertToken(db, {
+          id: newId('mlt'),
+          token_hash: hashSecret(token),
+          email,
+          purpose,
+          tenant_id: opts.tenantId ?? null,
+          role: opts.role ?? null,
+          invited_by: opts.invitedBy ?? null,
+          expires_at: new Date(Date.now() + ttl),
+        });
+        const link = `${deps.publicUrl}/v1/auth/verify?token=${encodeURIComponent(token)}`;
+        const text =
+          purpose === 'invite'
+            ? `You have been invited to join ${opts.tenantName ?? 'a team'} on Rendermill.\n\nAccept the invitation (valid for 7 days, single use):\n${link}\n`
+            : `Sign in to Rendermill with this link (valid for 15 minutes, single use):\n${link}\n\nIf you did not ask for it, ignore this email.`;
+        await deps.mailer.send({
+          to: email,
+          subject: purpose === 'invite' ? 'You are invited to Rendermill' : 'Your Rendermill sign-in link',
+          text,
+          link,
+        });
+        logger.info({ to: maskEmail(email), purpose }, 'sign-in link sent');
+      });
+    },
+
+    /** Consumes a link token and opens a session. First sign-in creates user, tenant and owner membership. */
+    async verify(token: string, client: ClientInfo, wantedTenantId?: string): Promise<SignInResult> {
+      return db.transaction(async (trx) => {
+        const row = await store.consumeToken(trx, hashSecret(token));
+        if (!row) throw new UnauthenticatedError('This sign-in link is invalid, expired or already used');
+        const user =
+          (await store.findUserByEmail(trx, row.email)) ??
+          (await store.insertUser(trx, newId('usr'), row.email));
+        await store.touchUser(trx, user.id);
+
+        let memberships = await store.memberships(trx, user.id);
+        let tenantId: string;
+        if (row.purpose === 'invite' && row.tenant_id && row.role) {
+          await store.upsertMembership(trx, row.tenant_id, user.id, row.role);
+          tenantId = row.tenant_id;
+          await appendAudit(trx, {
+            tenantId,
+            actorType: 'user',
+            actorId: user.id,
+            action: 'member.joined',
+            targetType: 'user',
+            targetId: user.id,
+            requestId: client.requestId,
+            ip: client.ip,
+            metadata: { role: row.role, invited_by: row.invited_by },
+          });
+        } else if (memberships.length === 0) {
+          tenantId = newId('ten');
+          await store.insertTenant(trx, {
+            id: tenantId,
+            name: 'My workspace',
+            webhook_secret: newSecret('whsec_', 24),
+          });
+          await store.upsertMembership(trx, tenantId, user.id, 'owner');
+          await appendAudit(trx, {
+            tenantId,
+            actorType: 'user',
+            actorId: user.id,
+            action: 'tenant.created',
+            targetType: 'tenant',
+            targetId: tenantId,
+            requestId: client.requestId,
+            ip: client.ip,
+          });
+        } else {
+          const chosen = wantedTenantId
+            ? memberships.find((m) => m.tenant_id === wantedTenantId)
+            : memberships[0];
+          if (!chosen) throw new UnauthenticatedError('You are not a member of that tenant');
+          tenantId = chosen.tenant_id;
+        }
+        memberships = await store.memberships(trx, user.id);
+        const role = memberships.find((m) => m.tenant_id === tenantId)?.role ?? 'viewer';
+
+        const sessionId = newId('ses');
+        await store.insertSession(trx, {
+          id: sessionId,
+          user_id: user.id,
+          tenant_id: tenantId,
+          expires_at: new Date(Date.now() + deps.refreshTtlSeconds * 1000),
+          ip: client.ip,
+          user_agent: client.userAgent?.slice(0, 256) ?? null,
+        });
+        await appendAudit(trx, {
+          tenantId,
+          actorType: 'user',
+          actorId: user.id,
+          action: 'session.created',
+          targetType: 'session',
+          targetId: sessionId,
+          requestId: client.requestId,
+          ip: client.ip,
+        });
+        const pair = await issueTokens(trx, sessionId, user.id, tenantId);
+        const tenant = await store.tenant(trx, tenantId);
+        if (!tenant) throw new UnauthenticatedError();
+        return { ...pair, user, tenant, role };
+      });
+    },
+
+    /**
+     * Rotation: the presented token is spent and a new one issued in the same family.
+     * Presenting a spent token means it leaked (or a client raced itself): the whole family dies.
+     */
+    async refresh(refreshToken: string, client: ClientInfo): Promise<TokenPair> {
+      const outcome = await db.transaction(async (trx) => {
+        const rt = await store.lockRefreshToken(trx, hashSecret(refreshToken));
+        if (!rt) return { error: 'unknown' as const };
+        if (rt.rotated_at) {
+          const n = await store.revokeSession(trx, rt.session_id, 'refresh_token_reuse');
+          if (n > 0) {
+            await appendAudit(trx, {
+              tenantId: null,
+              actorType: 'system',
+              action: 'session.revoked_reuse',
+              targetType: 'session',
+              targetId: rt.session_id,
+              requestId: client.requestId,
+              ip: client.ip,
+            });
+          }
+          return { error: 'reused' as const, sessionId: rt.session_id };
+        }
+        const session = await store.liveSession(trx, rt.session_id);
+        if (!session || rt.expires_at.getTime() <= Date.now()) return { error: 'dead' as const };
+        await store.markRotated(trx, rt.id);
+        return { pair: await issueTokens(trx, session.id, session.user_id, session.tenant_id) };
+      });
+      if ('pair' in outcome && outcome.pair) return outcome.pair;
+      if (outcome.error === 'reused')
+        logger.warn({ session_id: outcome.sessionId }, 'refresh token reuse: family revoked');
+      throw new UnauthenticatedError('Refresh token is invalid, expired or revoked');
+    },
+
+    /** Ends the session a refresh token belongs to; holding the token is the proof. Unknown tokens: no-op. */
+    async logout(refreshToken: string, client: ClientInfo): Promise<void> {
+      await db.transaction(async (trx) => {
+        const rt = await store.lockRefreshToken(trx, hashSecret(refreshToken));
+        const session = rt
+          ? await trx('sessions').select('id', 'user_id', 'tenant_id').where({ id: rt.session_id }).first()
+          : null;
+        if (!session) return;
+        const userId = session.user_id as string;
+        if ((await store.revokeSession(trx, session.id, 'logout')) > 0) {
+          await appendAudit(trx, {
+            tenantId: session.tenant_id,
+            actorType: 'user',
+            actorId: userId,
+            action: 'session.logout',
+            targetType: 'session',
+            targetId: session.id,
+            requestId: client.requestId,
+            ip: client.ip,
+          });
+        }
+      });
+    },
+
+    async logoutAll(userId: string, tenantId: string, client: ClientInfo): Promise<void> {
+      await db.transaction(async (trx) => {
+        const n = await store.revokeUserSessions(trx, userId, 'logout_all');
+        await appendAudit(trx, {
+          tenantId,
+          actorType: 'user',
+          actorId: userId,
+          action: 'session.logout_all',
+          targetType: 'user',
+          targetId: userId,
+          requestId: client.requestId,
+          ip: client.ip,
+          metadata: { sessions: n },
+        });
+      });
+    },
+
+    /** Waits for mails still being sent (graceful stop, tests). */
+    async drain(): Promise<void> {
+      await Promise.all([...pending]);
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

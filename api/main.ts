@@ -1,0 +1,96 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../shared/config/config.ts';
+import { createDb } from '../shared/db/db.ts';
+import { createLogger } from '../shared/logging/logger.ts';
+import { createMailer } from '../shared/mail/mailer.ts';
+import { createMetrics } from '../shared/metrics/metrics.ts';
+import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
+import { createRequestRedis } from '../shared/redis/redis.ts';
+import { type ApiDeps, createApp } from './app.ts';
+import { createApiKeyStore } from './features/api-keys/api-key-store.ts';
+import { createAuthService } from './features/auth/auth-service.ts';
+import { createAuthStore } from './features/auth/auth-store.ts';
+import { createJwtCodec } from './features/auth/jwt.ts';
+import { createRateLimits } from './http/rate-limit.ts';
+
+export interface ApiProcess {
+  url: string;
+  port: number;
+  deps: ApiDeps;
+  stop(): Promise<void>;
+}
+
+/** Composition root of the API: builds every dependency once and passes it down. */
+export async function start(config: Config): Promise<ApiProcess> {
+  initSentry(config.SENTRY_DSN, 'api');
+  const logger = createLogger(config.LOG_LEVEL, 'api');
+  const db = createDb(config.DATABASE_URL);
+  const redis = createRequestRedis(config.REDIS_URL, 'rendermill-api');
+  const mailer = createMailer({
+    smtpUrl: config.SMTP_URL,
+    from: config.MAIL_FROM,
+    outboxDir: config.DEV_OUTBOX_DIR,
+    logger,
+  });
+  const metrics = createMetrics('api');
+  const jwt = createJwtCodec(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS);
+  const authStore = createAuthStore();
+  const apiKeyStore = createApiKeyStore();
+  const auth = createAuthService({
+    db,
+    store: authStore,
+    jwt,
+    mailer,
+    logger,
+    publicUrl: config.PUBLIC_URL,
+    refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+  });
+  const limits = createRateLimits(redis, {
+    prefix: config.REDIS_PREFIX,
+    perMinute: config.RATE_LIMIT_PER_MINUTE,
+    burstPerSecond: config.RATE_LIMIT_BURST_PER_SECOND,
+    magicPerEmail: config.MAGIC_LINK_PER_EMAIL,
+    magicPerIp: config.MAGIC_LINK_PER_IP,
+  });
+  const deps: ApiDeps = {
+    config,
+    db,
+    redis,
+    logger,
+    mailer,
+    metrics,
+    jwt,
+    authStore,
+    apiKeyStore,
+    auth,
+    limits,
+  };
+
+  const server = createApp(deps).listen(config.PORT);
+  await once(server, 'listening');
+  // Slow clients must not hold sockets forever.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, public_url: config.PUBLIC_URL }, 'api listening');
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    deps,
+    async stop() {
+      // Stop accepting, let in-flight requests finish, then close connections.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await auth.drain();
+      mailer.close();
+      redis.disconnect();
+      await db.destroy();
+      await flushSentry();
+      logger.info('api stopped');
+    },
+  };
+}

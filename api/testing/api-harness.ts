@@ -1,0 +1,92 @@
+import { startSmtpSink } from '../../shared/testing/smtp-sink.ts';
+import { createTestEnv, type TestEnv } from '../../shared/testing/test-env.ts';
+import { type ApiProcess, start } from '../main.ts';
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface TestApi {
+  env: TestEnv;
+  api: ApiProcess;
+  smtp: Awaited<ReturnType<typeof startSmtpSink>>;
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string },
+  ): Promise<HttpResult<T>>;
+  /** Full magic-link flow through the SMTP sink; returns the verify answer. */
+  signIn(email: string, opts?: { tenantId?: string }): Promise<SignIn>;
+  /** The token from the newest link mailed to `email`. */
+  linkToken(email: string, after?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface SignIn {
+  access_token: string;
+  refresh_token: string;
+  user: { id: string; email: string };
+  tenant: { id: string; name: string; plan: string };
+  role: string;
+}
+
+/** Boots the real API (port 0) on this file's own database, Redis prefix and SMTP sink. */
+export async function startTestApi(overrides: Record<string, string> = {}): Promise<TestApi> {
+  const smtp = await startSmtpSink();
+  const env = await createTestEnv({ SMTP_URL: smtp.url, ...overrides });
+  const api = await start(env.config);
+
+  const call: TestApi['call'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] = 'application/json';
+    }
+    if (opts.raw !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+    const res = await fetch(`${api.url}${path}`, { method, headers, body, redirect: 'manual' });
+    const text = await res.text();
+    let parsed: unknown = {};
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      parsed = {};
+    }
+    return { status: res.status, headers: res.headers, body: parsed as never, text };
+  };
+
+  const linkToken = async (email: string, after = 0) => {
+    const mail = await smtp.waitFor(
+      (m, i = smtp.mails.indexOf(m)) => i >= after && m.to.includes(email.toLowerCase()),
+    );
+    const match = /token=([A-Za-z0-9_-]+)/.exec(mail.text);
+    if (!match?.[1]) throw new Error('no token in mail');
+    return match[1];
+  };
+
+  return {
+    env,
+    api,
+    smtp,
+    call,
+    linkToken,
+    async signIn(email, opts = {}) {
+      const before = smtp.mails.length;
+      const r = await call('POST', '/v1/auth/magic-link', { body: { email } });
+      if (r.status !== 202) throw new Error(`magic-link answered ${r.status}: ${r.text}`);
+      const token = await linkToken(email, before);
+      const v = await call<SignIn>('POST', '/v1/auth/verify', { body: { token, tenant_id: opts.tenantId } });
+      if (v.status !== 200) throw new Error(`verify answered ${v.status}: ${v.text}`);
+      return v.body;
+    },
+    async close() {
+      await api.stop();
+      await smtp.close();
+      await env.cleanup();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import type { Knex } from 'knex';
+import * as foundation from './20261120000001_foundation.ts';
+import * as jobs from './20261120000002_jobs.ts';
+
+export interface Migration {
+  name: string;
+  up: (knex: Knex) => Promise<void>;
+  down: (knex: Knex) => Promise<void>;
+}
+
+/** Every migration, in order. Landed migrations are never edited; add a new file and list it here. */
+export const migrations: Migration[] = [
+  { name: '20261120000001_foundation', ...foundation },
+  { name: '20261120000002_jobs', ...jobs },
+];

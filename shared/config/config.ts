@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema. Parsed once at boot by each composition root; nothing else
+ * reads `process.env`. Every key is described; defaults are the product defaults.
+ */
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    /** Postgres connection string. The database is created on first start when missing. */
+    DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/rendermill'),
+    /** Redis for queues and rate-limit counters (must run with maxmemory-policy noeviction). */
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379/0'),
+    /** Prefix of every Redis key this deployment writes (BullMQ queues, rate limits). */
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[a-zA-Z0-9:_-]+$/)
+      .default('rm'),
+    /** HTTP port of the API. */
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Base URL used in every link we send (magic links, downloads). Never taken from request headers. */
+    PUBLIC_URL: z.string().url().optional(),
+    /** HMAC secret for access JWTs (HS256). At least 32 characters; required in production. */
+    JWT_SECRET: z.string().min(32).optional(),
+    /** Access token lifetime in seconds (default 24 h). */
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(86_400),
+    /** Refresh token / session lifetime in seconds (default 30 days). */
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(2_592_000),
+    /** SMTP server for outgoing mail, e.g. smtp://localhost:1025. Unset: mail goes to the dev outbox. */
+    SMTP_URL: z.string().url().optional(),
+    /** Sender address of every email. */
+    MAIL_FROM: z.string().min(3).default('Rendermill <no-reply@rendermill.local>'),
+    /** Directory of the dev outbox (used when SMTP_URL is unset). */
+    DEV_OUTBOX_DIR: z.string().default('.data/outbox'),
+    /** Local output store. */
+    STORAGE_DIR: z.string().default('.data/storage'),
+    S3_ENDPOINT: z.string().url().optional(),
+    S3_BUCKET: z.string().optional(),
+    S3_ACCESS_KEY_ID: z.string().optional(),
+    S3_SECRET_ACCESS_KEY: z.string().optional(),
+    /** Stripe secret key. Unset: billing runs in local-ledger mode. */
+    STRIPE_SECRET_KEY: z.string().startsWith('sk_').optional(),
+    /** Signing secret of the Stripe webhook endpoint (whsec_…). */
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    /** Points the Stripe SDK at another base URL (a local test server). */
+    STRIPE_API_URL: z.string().url().optional(),
+    /** Sentry DSN; errors are reported when set. */
+    SENTRY_DSN: z.string().url().optional(),
+    /** Jobs one worker process runs at once. */
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /** Queues this worker consumes (comma separated); empty = all. */
+    WORKER_QUEUES: csv.default(''),
+    /** Port of the worker's /metrics endpoint (0 = random, for tests). */
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    /** JSON file replacing the default plan catalogue. */
+    PLANS_FILE: z.string().optional(),
+    /** Days an output is kept before the sweeper deletes it. */
+    OUTPUT_RETENTION_DAYS: z.coerce.number().positive().default(30),
+    /** Grace period between an account deletion request and the deletion. */
+    ACCOUNT_DELETION_GRACE_SECONDS: z.coerce.number().int().min(0).default(86_400),
+    /** Deadline of one step operation (TTS, image) in seconds; compose scales with video length. */
+    STEP_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
+    /** Hosts/IPs/CIDRs that fetched URLs (image_url, callback_url) may resolve to even if private. */
+    FETCH_ALLOW_PRIVATE: csv.default(''),
+    /** Hosted TTS provider URL; unset: espeak-ng on the worker. */
+    TTS_HTTP_URL: z.string().url().optional(),
+    TTS_HTTP_API_KEY: z.string().optional(),
+    /** API rate limits per tenant-user or API key. */
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(60),
+    RATE_LIMIT_BURST_PER_SECOND: z.coerce.number().int().positive().default(10),
+    /** Magic-link emails per address and per client IP in 15 minutes. */
+    MAGIC_LINK_PER_EMAIL: z.coerce.number().int().positive().default(5),
+    MAGIC_LINK_PER_IP: z.coerce.number().int().positive().default(20),
+    /** Express `trust proxy` setting (e.g. 1 behind one load balancer). */
+    TRUST_PROXY: z.string().default('loopback'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Set to `false` to keep the process from spawning the scheduled maintenance jobs. */
+    SCHEDULER_ENABLED: bool.default('true'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && !c.JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'required in production' });
+    }
+    const s3 = [c.S3_ENDPOINT, c.S3_BUCKET, c.S3_ACCESS_KEY_ID, c.S3_SECRET_ACCESS_KEY];
+    if (s3.some(Boolean) && !s3.every(Boolean)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_BUCKET'],
+        message: 'S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
+      });
+    }
+  })
+  .transform((c) => ({
+    ...c,
+    PUBLIC_URL: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
+    JWT_SECRET: c.JWT_SECRET ?? DEV_JWT_SECRET,
+    usingDevJwtSecret: !c.JWT_SECRET,
+  }));
+
+export type Config = z.output<typeof configSchema>;
+
+/** Raised when the environment does not parse; its message names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment once. Throws ConfigError naming each invalid or missing variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset" (compose files and .env templates leave them blank).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

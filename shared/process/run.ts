@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig } from '../config/config.ts';
+import { createDb } from '../db/db.ts';
+import { ensureDatabase, migrateLatest } from '../db/migrate.ts';
+import { createLogger } from '../logging/logger.ts';
+
+/**
+ * Generic process runner: `tsx shared/process/run.ts [--migrate] <module.ts>...`.
+ * Each module exports `start(config)` returning `{ stop() }`. `npm start` runs the API and the
+ * workers in one process this way without either importing the other; SIGTERM stops them in
+ * reverse order, each draining its own work.
+ */
+interface Service {
+  stop(): Promise<void>;
+}
+interface ServiceModule {
+  start(config: ReturnType<typeof loadConfig>): Promise<Service>;
+}
+
+const args = process.argv.slice(2);
+const migrate = args.includes('--migrate');
+const modules = args.filter((a) => !a.startsWith('--'));
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
+const log = createLogger(config.LOG_LEVEL, 'process');
+if (config.usingDevJwtSecret) log.warn('JWT_SECRET is not set: using the insecure development secret');
+
+if (migrate) {
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL, { poolMax: 2 });
+  try {
+    const applied = await migrateLatest(db);
+    log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
+  } finally {
+    await db.destroy();
+  }
+}
+
+const services: Service[] = [];
+for (const m of modules) {
+  const mod = (await import(pathToFileURL(path.resolve(m)).href)) as ServiceModule;
+  services.push(await mod.start(config));
+}
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping');
+  // A drain that never ends must not keep a deploy waiting forever.
+  const force = setTimeout(() => {
+    log.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, 60_000);
+  force.unref();
+  for (const s of services.reverse()) {
+    await s.stop().catch((err: unknown) => log.error({ err }, 'error while stopping'));
+  }
+  log.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,27 @@
+import { createDb } from '../db/db.ts';
+import { migrateLatest } from '../db/migrate.ts';
+import { dbUrl, templateDbName, withAdmin } from './test-db.ts';
+
+/**
+ * Runs once per `vitest run`: builds the migrated template database that each test file
+ * clones, and removes test databases a crashed earlier run left behind.
+ */
+export default async function setup(): Promise<() => Promise<void>> {
+  const tpl = templateDbName();
+  await withAdmin(async (c) => {
+    const stale = await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'rm\\_test\\_%'`);
+    for (const row of stale.rows as Array<{ datname: string }>) {
+      await c.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
+    }
+    await c.query(`CREATE DATABASE "${tpl}"`);
+  });
+  const db = createDb(dbUrl(tpl), { poolMax: 2 });
+  try {
+    await migrateLatest(db);
+  } finally {
+    await db.destroy();
+  }
+  return async () => {
+    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${tpl}" WITH (FORCE)`));
+  };
+}

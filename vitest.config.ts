@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{api,workers,shared,migrations,chaos}/**/*.test.ts'],
+    globalSetup: ['shared/testing/global-setup.ts'],
+    // Each file gets its own database and Redis prefix, so files can run in parallel;
+    // two forks match the two cores of the CI machine.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+  },
+});
