@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * Request bodies of job submissions. The API validates with them at the edge; workers parse
+ * the stored payload again with the same schema (it may come from older code).
+ */
+const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1f2937');
+const httpUrl = z
+  .string()
+  .max(2048)
+  .url('must be a URL')
+  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL');
+const voice = z.string().regex(/^[a-z]{2,3}(-[a-z0-9]+)*$/, 'must be a voice like en or en-us').default('en');
+const metadata = z
+  .record(z.string().max(64), z.unknown())
+  .refine((m) => Object.keys(m).length <= 32, 'at most 32 keys')
+  .refine((m) => JSON.stringify(m).length <= 8192, 'at most 8 KB')
+  .default({});
+
+export const RESOLUTIONS = { '720p': [1280, 720], '1080p': [1920, 1080], '2160p': [3840, 2160] } as const;
+export type Resolution = keyof typeof RESOLUTIONS;
+
+export const sceneSchema = z
+  .object({
+    text: z.string().trim().min(1).max(2000).optional(),
+    title: z.string().trim().min(1).max(200).optional(),
+    image_url: httpUrl.optional(),
+    background: hexColor.default('#111827'),
+    duration: z.number().positive().max(600).optional(),
+  })
+  .strict()
+  .refine((s) => s.text !== undefined || s.duration !== undefined, {
+    message: 'a scene needs text (narration) or a duration',
+    path: ['duration'],
+  });
+export type Scene = z.infer<typeof sceneSchema>;
+
+export const renderRequestSchema = z
+  .object({
+    scenes: z.array(sceneSchema).min(1, 'at least 1 scene').max(50, 'at most 50 scenes'),
+    resolution: z.enum(['720p', '1080p', '2160p']).default('720p'),
+    fps: z.union([z.literal(24), z.literal(25), z.literal(30), z.literal(60)]).default(30),
+    voice,
+    callback_url: httpUrl.optional(),
+    metadata,
+  })
+  .strict();
+export type RenderRequest = z.infer<typeof renderRequestSchema>;
+
+export const ttsRequestSchema = z
+  .object({
+    text: z.string().trim().min(1).max(2000),
+    voice,
+    format: z.enum(['wav', 'mp3']).default('wav'),
+    callback_url: httpUrl.optional(),
+    metadata,
+  })
+  .strict();
+export type TtsRequest = z.infer<typeof ttsRequestSchema>;
+
+export const imageRequestSchema = z
+  .object({
+    title: z.string().trim().min(1).max(200).optional(),
+    text: z.string().trim().min(1).max(2000).optional(),
+    width: z.number().int().min(16).max(3840).default(1280),
+    height: z.number().int().min(16).max(2160).default(720),
+    background: hexColor.default('#111827'),
+    callback_url: httpUrl.optional(),
+    metadata,
+  })
+  .strict();
+export type ImageRequest = z.infer<typeof imageRequestSchema>;

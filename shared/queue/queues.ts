@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/**
+ * The api↔workers contract for BullMQ. Queue payloads carry ids only: Postgres holds the job,
+ * so the reconciler can rebuild any queue entry from a row, and a payload from older code
+ * still parses.
+ */
+export const QUEUES = {
+  /** render.run */
+  render: 'render',
+  /** tts.run, image.run — short media jobs, kept apart so renders cannot starve them */
+  media: 'media',
+  /** callback.deliver */
+  callbacks: 'callbacks',
+  /** account.export, account.delete */
+  account: 'account',
+  /** jobs.reconcile, outputs.sweep, usage.report and other scheduled work */
+  maintenance: 'maintenance',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+export const ALL_QUEUES: QueueName[] = Object.values(QUEUES);
+
+export const JOB_NAMES = {
+  render: 'render.run',
+  tts: 'tts.run',
+  image: 'image.run',
+  export: 'account.export',
+  deletion: 'account.delete',
+  callback: 'callback.deliver',
+  reconcile: 'jobs.reconcile',
+  sweepOutputs: 'outputs.sweep',
+  usageReport: 'usage.report',
+} as const;
+
+export type JobKind = 'render' | 'tts' | 'image' | 'export' | 'deletion';
+
+/** Where each job kind is queued and under which BullMQ job name. */
+export const KIND_ROUTING: Record<JobKind, { queue: QueueName; name: string }> = {
+  render: { queue: QUEUES.render, name: JOB_NAMES.render },
+  tts: { queue: QUEUES.media, name: JOB_NAMES.tts },
+  image: { queue: QUEUES.media, name: JOB_NAMES.image },
+  export: { queue: QUEUES.account, name: JOB_NAMES.export },
+  deletion: { queue: QUEUES.account, name: JOB_NAMES.deletion },
+};
+
+/** Payload of every tenant job (render/tts/image/export/deletion): ids only. */
+export const tenantJobPayload = z.object({ jobId: z.string().min(1), tenantId: z.string().min(1) });
+export type TenantJobPayload = z.infer<typeof tenantJobPayload>;
+
+export const callbackPayload = z.object({ deliveryId: z.string().min(1), tenantId: z.string().min(1) });
+export type CallbackPayload = z.infer<typeof callbackPayload>;
+
+/** Redis key prefix of BullMQ under a deployment prefix (`rm` → `rm:bull:render:…`). */
+export function bullPrefix(redisPrefix: string): string {
+  return `${redisPrefix}:bull`;
+}
