@@ -1,0 +1,64 @@
+import type { Knex } from 'knex';
+import type { Config } from '../../shared/config/config.ts';
+import type { Metric } from '../../shared/jobs/estimate.ts';
+import type { Logger } from '../../shared/logging/logger.ts';
+import type { Mailer } from '../../shared/mail/mailer.ts';
+import type { Storage } from '../../shared/storage/storage.ts';
+
+/** A job row as the worker sees it (Postgres is the source of truth, not the queue payload). */
+export interface JobRow {
+  id: string;
+  tenant_id: string;
+  kind: 'render' | 'tts' | 'image' | 'export' | 'deletion';
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+  payload: unknown;
+  estimate: Record<string, number>;
+  callback_url: string | null;
+  progress: number;
+  attempts: number;
+  cancel_requested_at: Date | null;
+}
+
+/** What a step hands back; persisted with the step so a retry resumes after it. */
+export interface StepOutcome<R = unknown> {
+  /** JSON-serialisable result, available to later steps as `ctx.results[name]` */
+  result?: R;
+  /** Usage this step consumed; written to the ledger in the transaction that marks the step done */
+  usage?: Array<{ metric: Metric; quantity: number }>;
+  cacheHit?: boolean;
+  /** Set by the step that produces the job's downloadable output */
+  output?: { key: string; contentType: string; bytes: number; durationSeconds?: number; expiresAt?: Date };
+}
+
+/** Services a step may use. Built once by the worker composition root. */
+export interface StepServices {
+  config: Config;
+  db: Knex;
+  logger: Logger;
+  mailer: Mailer;
+  storage: Storage;
+}
+
+export interface StepContext<P = unknown> {
+  services: StepServices;
+  job: JobRow;
+  /** The job's request, parsed with the kind's schema */
+  payload: P;
+  /** Aborted on the step deadline or on cancel: pass it to every child process and fetch */
+  signal: AbortSignal;
+  /** Results of the steps that finished before (this attempt or an earlier one) */
+  results: Record<string, unknown>;
+  /** A scratch directory for this attempt, removed afterwards */
+  workDir: string;
+  /** Progress within this step, 0..1; the runner maps it onto the job's overall progress */
+  progress(fraction: number): Promise<void>;
+}
+
+export interface StepDefinition<P = unknown> {
+  name: string;
+  /** Share of the job's progress bar this step covers (weights are normalised) */
+  weight: number;
+  /** Deadline in ms for this step of this job (default: STEP_TIMEOUT_SECONDS) */
+  deadlineMs?: (ctx: { job: JobRow; payload: P; results: Record<string, unknown>; config: Config }) => number;
+  run(ctx: StepContext<P>): Promise<StepOutcome>;
+}
