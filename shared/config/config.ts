@@ -69,6 +69,8 @@ export const configSchema = z
     ACCOUNT_DELETION_GRACE_SECONDS: z.coerce.number().int().min(0).default(86_400),
     /** Deadline of one step operation (TTS, image) in seconds; compose scales with video length. */
     STEP_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
+    /** Multiplies every retry backoff (1 = the catalog's delays; tests use a small factor). */
+    JOB_BACKOFF_SCALE: z.coerce.number().positive().max(100).default(1),
     /** Hosts/IPs/CIDRs that fetched URLs (image_url, callback_url) may resolve to even if private. */
     FETCH_ALLOW_PRIVATE: csv.default(''),
     /** Hosted TTS provider URL; unset: espeak-ng on the worker. */

@@ -27,7 +27,9 @@ export function baseJobOptions(name: string): JobsOptions {
   const p = policyFor(name);
   return {
     attempts: p.attempts,
-    backoff: { type: 'exponential', delay: p.backoffMs },
+    // 'policy' is computed by the worker's backoffStrategy from the catalog (exponential with
+    // jitter, scaled by JOB_BACKOFF_SCALE), so the delay lives with the handler, not the producer.
+    backoff: { type: 'policy', delay: p.backoffMs },
     removeOnComplete: { age: 3600, count: 1000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
   };

@@ -4,6 +4,7 @@ import type { Metric } from '../../shared/jobs/estimate.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { Mailer } from '../../shared/mail/mailer.ts';
 import type { Storage } from '../../shared/storage/storage.ts';
+import type { TtsProvider } from '../media/tts/tts-provider.ts';
 
 /** A job row as the worker sees it (Postgres is the source of truth, not the queue payload). */
 export interface JobRow {
@@ -37,6 +38,8 @@ export interface StepServices {
   logger: Logger;
   mailer: Mailer;
   storage: Storage;
+  /** Text-to-speech engine (espeak-ng, or a hosted provider by configuration) */
+  tts?: TtsProvider;
 }
 
 export interface StepContext<P = unknown> {

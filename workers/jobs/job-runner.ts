@@ -1,0 +1,187 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { z } from 'zod';
+import { recordUsage } from '../../shared/metering/usage-ledger.ts';
+import { reportError } from '../../shared/observability/sentry.ts';
+import type { TenantJobPayload } from '../../shared/queue/queues.ts';
+import { finalizeJob } from './finalize-job.ts';
+import { classifyError, JobCanceledError, StepTimeoutError } from './job-errors.ts';
+import type { JobStore } from './job-store.ts';
+import type { WorkerServices } from './services.ts';
+import type { JobRow, StepDefinition } from './step.ts';
+
+/** How a tenant job kind runs: its request schema and ordered steps. */
+export interface JobDefinition<P = unknown> {
+  kind: JobRow['kind'];
+  request: z.ZodType<P, z.ZodTypeDef, unknown>;
+  steps: StepDefinition<P>[];
+}
+
+// A cancel must stop a running job within 2 s: poll the row at a fraction of that.
+const CANCEL_POLL_MS = 400;
+
+/**
+ * Runs one attempt of a tenant job as ordered steps. Steps finished by an earlier attempt are
+ * skipped (their results reloaded), so a retry resumes instead of redoing paid work. Each step
+ * gets an AbortSignal that fires on its deadline or on cancel, which kills its child processes.
+ * Usage is written in the transaction that marks the step done — exactly once per step.
+ */
+export async function runTenantJob<P>(
+  services: WorkerServices,
+  store: JobStore,
+  def: JobDefinition<P>,
+  bullJob: Job,
+  data: TenantJobPayload,
+): Promise<void> {
+  const { logger, metrics } = services;
+  const job = await store.load(data.jobId, data.tenantId);
+  if (!job || !['queued', 'running'].includes(job.status)) return; // deleted, or already final
+  if (job.cancel_requested_at) {
+    await finalizeJob(services, store, job, 'canceled');
+    return;
+  }
+  const attempt = bullJob.attemptsMade + 1;
+  const maxAttempts = bullJob.opts.attempts ?? 1;
+  if (!(await store.markRunning(job.id, attempt))) {
+    await finalizeJob(services, store, job, 'canceled');
+    return;
+  }
+
+  const parsed = def.request.safeParse(job.payload);
+  if (!parsed.success) {
+    await finalizeJob(services, store, job, 'failed', {
+      code: 'bad_input',
+      message: parsed.error.issues[0]?.message ?? 'invalid payload',
+    });
+    return;
+  }
+  const payload = parsed.data;
+
+  const cancel = new AbortController();
+  const poll = setInterval(() => {
+    store
+      .cancelRequested(job.id)
+      .then((yes) => yes && cancel.abort(new JobCanceledError()))
+      .catch(() => undefined);
+  }, CANCEL_POLL_MS);
+  const workDir = await mkdtemp(path.join(os.tmpdir(), `rendermill-${job.id}-`));
+  const totalWeight = def.steps.reduce((s, x) => s + x.weight, 0) || 1;
+  let stepName = '';
+  try {
+    const done = new Map(
+      (await store.steps(job.id)).filter((s) => s.status === 'succeeded').map((s) => [s.name, s.result]),
+    );
+    const results: Record<string, unknown> = Object.fromEntries(done);
+    let before = 0;
+    for (const [position, step] of def.steps.entries()) {
+      stepName = step.name;
+      const base = before / totalWeight;
+      const span = step.weight / totalWeight;
+      before += step.weight;
+      if (done.has(step.name)) continue;
+
+      const deadlineMs =
+        step.deadlineMs?.({ job, payload, results, config: services.config }) ??
+        services.config.STEP_TIMEOUT_SECONDS * 1000;
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(new StepTimeoutError(step.name, deadlineMs)), deadlineMs);
+      const signal = AbortSignal.any([cancel.signal, timeout.signal]);
+      await store.startStep(job.id, step.name, position, attempt);
+      const endTimer = metrics.stepDuration.startTimer({ kind: job.kind, step: step.name });
+      try {
+        const outcome = await untilAborted(
+          step.run({
+            services,
+            job,
+            payload,
+            signal,
+            results,
+            workDir,
+            progress: (f) => store.progress(services.db, job.id, base + span * Math.max(0, Math.min(1, f))),
+          }),
+          signal,
+        );
+        await services.db.transaction(async (trx) => {
+          await store.finishStep(trx, job.id, step.name, {
+            result: outcome.result ?? null,
+            cacheHit: outcome.cacheHit ?? false,
+          });
+          await recordUsage(
+            trx,
+            (outcome.usage ?? []).map((u) => ({
+              tenantId: job.tenant_id,
+              jobId: job.id,
+              step: step.name,
+              ...u,
+            })),
+          );
+          if (outcome.output) {
+            const retentionMs = services.config.OUTPUT_RETENTION_DAYS * 86_400_000;
+            await trx('jobs')
+              .update({
+                output_key: outcome.output.key,
+                output_content_type: outcome.output.contentType,
+                output_bytes: outcome.output.bytes,
+                output_duration_seconds: outcome.output.durationSeconds ?? null,
+                output_expires_at: outcome.output.expiresAt ?? new Date(Date.now() + retentionMs),
+                output_deleted_at: null,
+              })
+              .where({ id: job.id });
+          }
+          await store.progress(trx, job.id, base + span);
+        });
+        results[step.name] = outcome.result ?? null;
+        if (outcome.cacheHit) metrics.cacheHits.inc({ kind: job.kind });
+        endTimer({ outcome: 'succeeded' });
+      } catch (err) {
+        endTimer({ outcome: err instanceof JobCanceledError ? 'canceled' : 'failed' });
+        await store
+          .failStep(job.id, step.name, (err as Error)?.message ?? String(err))
+          .catch(() => undefined);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    await finalizeJob(services, store, job, 'succeeded');
+  } catch (err) {
+    if (err instanceof JobCanceledError || cancel.signal.aborted) {
+      await finalizeJob(services, store, job, 'canceled');
+      return;
+    }
+    const c = classifyError(err);
+    if (!c.retryable || attempt >= maxAttempts) {
+      logger.warn({ job_id: job.id, step: stepName, code: c.code, attempt }, 'job failed');
+      if (c.code === 'step_failed') reportError(err, { job_id: job.id, tenant_id: job.tenant_id });
+      await finalizeJob(services, store, job, 'failed', { code: c.code, message: c.message });
+      throw new UnrecoverableError(c.message);
+    }
+    metrics.retries.inc({ kind: job.kind });
+    logger.info({ job_id: job.id, step: stepName, code: c.code, attempt }, 'attempt failed; will retry');
+    throw err;
+  } finally {
+    clearInterval(poll);
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Rejects as soon as the signal fires, even if the step ignores it (its children are killed by their own handlers). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(signal.aborted ? signal.reason : e);
+      },
+    );
+  });
+}

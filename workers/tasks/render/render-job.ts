@@ -1,0 +1,12 @@
+import { type RenderRequest, renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
+import type { JobDefinition } from '../../jobs/job-runner.ts';
+import { composeStep } from './compose-step.ts';
+import { sceneImagesStep } from './images-step.ts';
+import { narrationStep } from './tts-step.ts';
+
+/** render.run: narration → scene images → compose. */
+export const renderJob: JobDefinition<RenderRequest> = {
+  kind: 'render',
+  request: renderRequestSchema,
+  steps: [narrationStep, sceneImagesStep, composeStep],
+};
