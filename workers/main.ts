@@ -1,0 +1,144 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Config } from '../shared/config/config.ts';
+import { createDb } from '../shared/db/db.ts';
+import { createLogger } from '../shared/logging/logger.ts';
+import { createMailer } from '../shared/mail/mailer.ts';
+import { createMetrics } from '../shared/metrics/metrics.ts';
+import { flushSentry, initSentry, reportError } from '../shared/observability/sentry.ts';
+import { createProducer } from '../shared/queue/producer.ts';
+import { ALL_QUEUES, bullPrefix, QUEUES, type QueueName } from '../shared/queue/queues.ts';
+import { createRedis } from '../shared/redis/redis.ts';
+import { createLocalStorage } from '../shared/storage/local-storage.ts';
+import type { WorkerServices } from './jobs/services.ts';
+import { createEspeakProvider } from './media/tts/espeak-provider.ts';
+import { createHttpTtsProvider } from './media/tts/http-provider.ts';
+import { createCatalog, SCHEDULES } from './registry.ts';
+import { workerOptions } from './worker-settings.ts';
+
+export interface WorkerProcess {
+  metricsUrl: string;
+  services: WorkerServices;
+  stop(): Promise<void>;
+}
+
+/** Composition root of a worker process: consumes WORKER_QUEUES, serves /metrics on METRICS_PORT. */
+export async function start(config: Config): Promise<WorkerProcess> {
+  initSentry(config.SENTRY_DSN, 'worker');
+  const logger = createLogger(config.LOG_LEVEL, 'worker');
+  const db = createDb(config.DATABASE_URL, { poolMax: Math.max(4, config.WORKER_CONCURRENCY * 2 + 2) });
+  const connection = createRedis(config.REDIS_URL, { name: 'rendermill-worker' });
+  const producer = createProducer(connection, config.REDIS_PREFIX);
+  const metrics = createMetrics('worker');
+  const tts = config.TTS_HTTP_URL
+    ? createHttpTtsProvider({ url: config.TTS_HTTP_URL, apiKey: config.TTS_HTTP_API_KEY })
+    : await createEspeakProvider();
+  const services: WorkerServices = {
+    config,
+    db,
+    logger,
+    mailer: createMailer({
+      smtpUrl: config.SMTP_URL,
+      from: config.MAIL_FROM,
+      outboxDir: config.DEV_OUTBOX_DIR,
+      logger,
+    }),
+    storage: createLocalStorage(config.STORAGE_DIR),
+    tts,
+    producer,
+    metrics,
+  };
+  const catalog = createCatalog();
+  const queues: QueueName[] = config.WORKER_QUEUES.length
+    ? (config.WORKER_QUEUES as QueueName[])
+    : ALL_QUEUES;
+  const unknown = queues.filter((q) => !ALL_QUEUES.includes(q));
+  if (unknown.length) throw new Error(`WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`);
+
+  const options = workerOptions({
+    concurrency: config.WORKER_CONCURRENCY,
+    backoffScale: config.JOB_BACKOFF_SCALE,
+    catalog,
+  });
+  const workers = queues.map((queue) => {
+    const worker = new Worker(
+      queue,
+      async (job) => {
+        const entry = catalog.get(job.name);
+        if (!entry) throw new UnrecoverableError(`no task named ${job.name}`);
+        const parsed = entry.payload.safeParse(job.data);
+        if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${job.name}`);
+        return entry.handler(services, job, parsed.data);
+      },
+      { ...options, connection, prefix: bullPrefix(config.REDIS_PREFIX) },
+    );
+    worker.on('stalled', () => metrics.stalledRecovered.inc({ queue }));
+    worker.on('failed', (job, err) => {
+      if (job && !(err instanceof UnrecoverableError) && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        reportError(err, { job_id: job.id });
+      }
+    });
+    worker.on('error', (err) => logger.error({ err, queue }, 'worker error'));
+    return worker;
+  });
+
+  if (config.SCHEDULER_ENABLED) {
+    const maintenance = producer.queue(QUEUES.maintenance);
+    for (const s of SCHEDULES) {
+      await maintenance.upsertJobScheduler(s.name, { every: s.everyMs }, { name: s.name, data: {} });
+    }
+  }
+
+  // Queue depth for autoscaling and alerts, refreshed in the background.
+  const depth = setInterval(() => {
+    for (const q of queues) {
+      producer
+        .queue(q)
+        .getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized')
+        .then((counts) => {
+          for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: q, state }, n);
+        })
+        .catch(() => undefined);
+    }
+  }, 5_000);
+  depth.unref();
+
+  const server = http.createServer(async (req, res) => {
+    if (req.url === '/metrics') {
+      res.setHeader('content-type', metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+    } else if (req.url === '/healthz') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: workers.every((w) => w.isRunning()) ? 'ok' : 'stopping' }));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  server.listen(config.METRICS_PORT);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info(
+    { queues, concurrency: config.WORKER_CONCURRENCY, metrics_port: port, tts: tts.name },
+    'worker started',
+  );
+
+  return {
+    metricsUrl: `http://127.0.0.1:${port}/metrics`,
+    services,
+    async stop() {
+      clearInterval(depth);
+      // close() stops taking jobs and waits for the active ones to finish: a deploy drains.
+      await Promise.all(workers.map((w) => w.close()));
+      await producer.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      services.mailer.close();
+      connection.disconnect();
+      await db.destroy();
+      await flushSentry();
+      logger.info('worker stopped');
+    },
+  };
+}

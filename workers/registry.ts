@@ -1,0 +1,84 @@
+import type { Job } from 'bullmq';
+import type { z } from 'zod';
+import { JOB_POLICIES, type RetryPolicy } from '../shared/queue/job-policies.ts';
+import {
+  callbackPayload,
+  JOB_NAMES,
+  QUEUES,
+  type QueueName,
+  tenantJobPayload,
+} from '../shared/queue/queues.ts';
+import { type JobDefinition, runTenantJob } from './jobs/job-runner.ts';
+import { createJobStore } from './jobs/job-store.ts';
+import type { WorkerServices } from './jobs/services.ts';
+import { deliverCallback } from './tasks/callbacks/callback-task.ts';
+import { imageJob } from './tasks/image/image-job.ts';
+import { reconcileJobs } from './tasks/maintenance/reconcile-task.ts';
+import { sweepExpiredOutputs } from './tasks/maintenance/sweep-outputs-task.ts';
+import { renderJob } from './tasks/render/render-job.ts';
+import { ttsJob } from './tasks/tts/tts-job.ts';
+
+/** One entry of the catalog: everything about a job name in one place. */
+export interface TaskEntry {
+  name: string;
+  queue: QueueName;
+  /** Attempts and backoff (also set on the job by the producer, from the same table) */
+  policy: RetryPolicy;
+  payload: z.ZodTypeAny;
+  handler(services: WorkerServices, job: Job, data: unknown): Promise<unknown>;
+}
+
+const empty = tenantJobPayload.partial();
+
+function tenantTask<P>(name: string, queue: QueueName, def: JobDefinition<P>): TaskEntry {
+  return {
+    name,
+    queue,
+    policy: JOB_POLICIES[name]!,
+    payload: tenantJobPayload,
+    handler: (services, job, data) =>
+      runTenantJob(services, createJobStore(services.db), def, job, data as z.infer<typeof tenantJobPayload>),
+  };
+}
+
+/**
+ * The task catalog: job name → queue, payload schema, retry policy and handler. Step
+ * deadlines live with each job definition's steps (`workers/tasks/<area>/`).
+ */
+export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
+  const entries: TaskEntry[] = [
+    tenantTask(JOB_NAMES.render, QUEUES.render, renderJob),
+    tenantTask(JOB_NAMES.tts, QUEUES.media, ttsJob),
+    tenantTask(JOB_NAMES.image, QUEUES.media, imageJob),
+    {
+      name: JOB_NAMES.callback,
+      queue: QUEUES.callbacks,
+      policy: JOB_POLICIES[JOB_NAMES.callback]!,
+      payload: callbackPayload,
+      handler: (services, job, data) =>
+        deliverCallback(services, job, data as z.infer<typeof callbackPayload>),
+    },
+    {
+      name: JOB_NAMES.reconcile,
+      queue: QUEUES.maintenance,
+      policy: JOB_POLICIES[JOB_NAMES.reconcile]!,
+      payload: empty,
+      handler: (services) => reconcileJobs(services),
+    },
+    {
+      name: JOB_NAMES.sweepOutputs,
+      queue: QUEUES.maintenance,
+      policy: JOB_POLICIES[JOB_NAMES.sweepOutputs]!,
+      payload: empty,
+      handler: (services) => sweepExpiredOutputs(services),
+    },
+    ...extra,
+  ];
+  return new Map(entries.map((e) => [e.name, e]));
+}
+
+/** Scheduled maintenance: job name → interval. Upserted by every worker; BullMQ keeps one schedule. */
+export const SCHEDULES: Array<{ name: string; everyMs: number }> = [
+  { name: JOB_NAMES.reconcile, everyMs: 30_000 },
+  { name: JOB_NAMES.sweepOutputs, everyMs: 3_600_000 },
+];

@@ -1,0 +1,86 @@
+import { type JobKind, KIND_ROUTING } from '../../../shared/queue/queues.ts';
+import { finalizeJob } from '../../jobs/finalize-job.ts';
+import { createJobStore } from '../../jobs/job-store.ts';
+import type { WorkerServices } from '../../jobs/services.ts';
+
+/** Open jobs untouched for this long are checked against BullMQ. */
+const QUIET_MS = 15_000;
+/** A job BullMQ gave up on (stalled too often) is re-added at most this many times in all. */
+const MAX_REENQUEUES = 3;
+
+/**
+ * jobs.reconcile — keeps "a 202 is a promise" when Redis forgets. For every job Postgres holds
+ * as queued/running that has been quiet a while, look it up in BullMQ: missing (Redis lost
+ * its data, or the API's enqueue failed) → add it again (jobId = job id makes this safe);
+ * failed in BullMQ while open in Postgres (stalled past maxStalledCount) → re-add while under
+ * the cap, else fail it; completed in BullMQ but open here → it lost its final write: fail it.
+ * Pending client callbacks with no queue entry are re-added too.
+ */
+export async function reconcileJobs(
+  services: WorkerServices,
+): Promise<{ reenqueued: number; failed: number }> {
+  const { db, producer, metrics, logger } = services;
+  const store = createJobStore(db);
+  let reenqueued = 0;
+  let failed = 0;
+  const open = await db('jobs')
+    .select('id', 'tenant_id', 'kind', 'priority', 'status', 'attempts', 'enqueued_at', 'metadata')
+    .whereIn('status', ['queued', 'running'])
+    .where('updated_at', '<', new Date(Date.now() - QUIET_MS))
+    .orderBy('updated_at')
+    .limit(500);
+  for (const row of open) {
+    const route = KIND_ROUTING[row.kind as JobKind];
+    const queue = producer.queue(route.queue);
+    const existing = await queue.getJob(row.id);
+    const state = existing ? await existing.getState() : 'missing';
+    if (['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(state)) continue;
+    const count = Number((row.metadata as Record<string, unknown>)?.__reenqueues ?? 0);
+    if (state === 'missing' || (state === 'failed' && count < MAX_REENQUEUES) || state === 'unknown') {
+      if (existing) await existing.remove().catch(() => undefined);
+      await producer.enqueueJob({
+        id: row.id,
+        tenant_id: row.tenant_id,
+        kind: row.kind,
+        priority: row.priority,
+      });
+      await db('jobs').update({ enqueued_at: db.fn.now(), updated_at: db.fn.now() }).where({ id: row.id });
+      if (state === 'failed') {
+        await db.raw(
+          `UPDATE jobs SET metadata = jsonb_set(metadata, '{__reenqueues}', to_jsonb(?::int)) WHERE id = ?`,
+          [count + 1, row.id],
+        );
+      }
+      metrics.reconcilerEnqueued.inc();
+      reenqueued++;
+      logger.warn(
+        { job_id: row.id, bull_state: state },
+        'reconciler re-enqueued a job BullMQ no longer held',
+      );
+      continue;
+    }
+    // Completed in BullMQ but open in Postgres, or failed too often: end it visibly, releasing
+    // its reservation and telling the client, like any other failure.
+    const full = await store.load(row.id, row.tenant_id);
+    if (
+      full &&
+      (await finalizeJob(services, store, full, 'failed', {
+        code: 'lost',
+        message: `the queue lost this job (state ${state}) and it could not be recovered`,
+      }))
+    ) {
+      failed++;
+    }
+  }
+
+  const pending = await db('webhook_deliveries')
+    .select('id', 'tenant_id')
+    .where({ status: 'pending' })
+    .where('created_at', '<', new Date(Date.now() - QUIET_MS))
+    .limit(500);
+  for (const d of pending) {
+    const existing = await producer.queue('callbacks').getJob(d.id);
+    if (!existing) await producer.enqueueCallback({ deliveryId: d.id, tenantId: d.tenant_id });
+  }
+  return { reenqueued, failed };
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeMedia } from '../../media/probe.ts';
+import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
+
+const fixture = JSON.parse(
+  readFileSync(path.resolve(import.meta.dirname, '../../../../shared/fixtures/render-short.json'), 'utf8'),
+);
+
+let t: TestWorker;
+beforeAll(async () => {
+  t = await startTestWorker();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('render.run', () => {
+  it('when the short fixture is rendered, then an H.264/AAC MP4 of the scenes’ total length is stored and usage is recorded once per step', async () => {
+    const tenant = await t.tenant();
+    const id = await t.submit(tenant, 'render', fixture);
+    const seen: number[] = [];
+    const job = await t.waitFor(id, ['succeeded', 'failed'], 90_000, (j) => seen.push(j.progress));
+    expect(job.error_message).toBeNull();
+    expect(job.status).toBe('succeeded');
+    expect(job.progress).toBe(1);
+    // progress never went backwards
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
+    expect(new Set(seen).size).toBeGreaterThan(2);
+
+    const file = t.worker.services.storage.localPath(job.output_key!)!;
+    const info = await probeMedia(file);
+    expect(info.video).toMatchObject({ codec: 'h264', width: 1280, height: 720, pixFmt: 'yuv420p' });
+    expect(info.audio?.codec).toBe('aac');
+
+    const steps = await t.env.db('job_steps').where({ job_id: id }).orderBy('position');
+    expect(steps.map((s) => [s.name, s.status])).toEqual([
+      ['tts', 'succeeded'],
+      ['images', 'succeeded'],
+      ['compose', 'succeeded'],
+    ]);
+    const speech = (steps[0].result as { scenes: Array<{ durationSeconds: number } | null> }).scenes;
+    const expected = speech[0]!.durationSeconds + speech[1]!.durationSeconds + 3;
+    expect(Math.abs(info.durationSeconds - expected)).toBeLessThanOrEqual(0.1);
+
+    const usage = await t.env.db('usage_events').where({ job_id: id }).orderBy('metric');
+    expect(usage.map((u) => [u.step, u.metric])).toEqual([
+      ['images', 'images'],
+      ['compose', 'render_seconds'],
+      ['compose', 'storage_bytes'],
+      ['tts', 'tts_seconds'],
+    ]);
+    expect(usage.find((u) => u.metric === 'images')!.quantity).toBe(3);
+    expect(
+      Math.abs(usage.find((u) => u.metric === 'render_seconds')!.quantity - info.durationSeconds),
+    ).toBeLessThan(0.05);
+    expect(usage.find((u) => u.metric === 'storage_bytes')!.quantity).toBe(info.bytes);
+    expect(job.output_key).toBe(`tenants/${tenant}/outputs/${id}.mp4`);
+  });
+
+  it('when the same scenes are rendered again, then narration and images come from the tenant cache and are not billed', async () => {
+    const tenant = await t.tenant();
+    const first = await t.submit(tenant, 'render', {
+      ...fixture,
+      resolution: '720p',
+      scenes: fixture.scenes.slice(0, 1),
+    });
+    await t.waitFor(first, ['succeeded']);
+    const second = await t.submit(tenant, 'render', {
+      ...fixture,
+      resolution: '720p',
+      scenes: fixture.scenes.slice(0, 1),
+    });
+    await t.waitFor(second, ['succeeded']);
+    const steps = await t.env.db('job_steps').where({ job_id: second });
+    expect(
+      steps
+        .filter((s) => s.cache_hit)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['images', 'tts']);
+    const billed = await t.env
+      .db('usage_events')
+      .where({ job_id: second })
+      .whereIn('metric', ['tts_seconds', 'images']);
+    expect(billed).toEqual([]);
+    // another tenant does not see the first tenant's cache
+    const other = await t.tenant();
+    const third = await t.submit(other, 'render', { ...fixture, scenes: fixture.scenes.slice(0, 1) });
+    await t.waitFor(third, ['succeeded']);
+    const otherSteps = await t.env.db('job_steps').where({ job_id: third });
+    expect(otherSteps.some((s) => s.cache_hit)).toBe(false);
+  });
+
+  it('when a voice does not exist, then the job fails at once with bad_input and is not retried', async () => {
+    const tenant = await t.tenant();
+    const id = await t.submit(tenant, 'render', { scenes: [{ text: 'hello' }], voice: 'zz-nope' });
+    const job = await t.waitFor(id, ['succeeded', 'failed']);
+    expect(job.status).toBe('failed');
+    expect(job.error_code).toBe('bad_input');
+    expect(job.attempts).toBe(1);
+  });
+
+  it('when tts and image jobs run, then they produce a WAV/MP3 and a PNG of the requested size', async () => {
+    const tenant = await t.tenant();
+    const mp3 = await t.submit(tenant, 'tts', { text: 'Short speech.', format: 'mp3' });
+    const png = await t.submit(tenant, 'image', { title: 'Hi', text: 'card', width: 320, height: 180 });
+    const a = await t.waitFor(mp3, ['succeeded', 'failed']);
+    const b = await t.waitFor(png, ['succeeded', 'failed']);
+    expect([a.status, b.status]).toEqual(['succeeded', 'succeeded']);
+    const audio = await probeMedia(t.worker.services.storage.localPath(a.output_key!)!);
+    expect(audio.audio?.codec).toBe('mp3');
+    const image = await probeMedia(t.worker.services.storage.localPath(b.output_key!)!);
+    expect(image.video).toMatchObject({ width: 320, height: 180 });
+  });
+});
