@@ -3,6 +3,7 @@ import type { Config } from '../../shared/config/config.ts';
 import type { Metric } from '../../shared/jobs/estimate.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { Mailer } from '../../shared/mail/mailer.ts';
+import type { Producer } from '../../shared/queue/producer.ts';
 import type { Storage } from '../../shared/storage/storage.ts';
 import type { TtsProvider } from '../media/tts/tts-provider.ts';
 
@@ -40,6 +41,20 @@ export interface StepServices {
   storage: Storage;
   /** Text-to-speech engine (espeak-ng, or a hosted provider by configuration) */
   tts?: TtsProvider;
+  /** BullMQ producers: the account deletion removes the tenant's queued jobs (absent: Redis is left alone) */
+  producer?: Producer;
+  /** Billing hooks of the metering feature (absent: local-ledger mode, nothing to close) */
+  billing?: AccountBilling;
+}
+
+/** What the account deletion asks of billing. Filled by the metering feature. */
+export interface AccountBilling {
+  /**
+   * Reports the tenant's last unreported usage, then deletes its Stripe customer. Runs before the
+   * usage ledger is pseudonymised (the report still finds the tenant's rows); must be idempotent,
+   * a crashed deletion calls it again.
+   */
+  deleteCustomer(tenantId: string, signal: AbortSignal): Promise<void>;
 }
 
 export interface StepContext<P = unknown> {
