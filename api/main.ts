@@ -27,6 +27,9 @@ export async function start(config: Config): Promise<ApiProcess> {
   const logger = createLogger(config.LOG_LEVEL, 'api');
   const db = createDb(config.DATABASE_URL);
   const redis = createRequestRedis(config.REDIS_URL, 'rendermill-api');
+  // Without a listener ioredis prints every failed reconnect to stderr as an unhandled error;
+  // /readyz reports the outage, the log gets one structured line per attempt.
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,
     from: config.MAIL_FROM,
