@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as foundation from './20261120000001_foundation.ts';
 import * as jobs from './20261120000002_jobs.ts';
+import * as metering from './20261120000003_metering.ts';
 
 export interface Migration {
   name: string;
@@ -12,4 +13,5 @@ export interface Migration {
 export const migrations: Migration[] = [
   { name: '20261120000001_foundation', ...foundation },
   { name: '20261120000002_jobs', ...jobs },
+  { name: '20261120000003_metering', ...metering },
 ];

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { newId } from '../ids/ids.ts';
 import type { Metric } from '../jobs/estimate.ts';
+import { applyUsage } from './usage-counters.ts';
 
 export interface UsageRecord {
   tenantId: string;
@@ -14,13 +15,17 @@ export interface UsageRecord {
 /**
  * Writes usage to the ledger, exactly once per (job, step, metric): call it inside the
  * transaction that marks the step done. A retried or stalled step that finishes again hits the
- * unique key and writes nothing. Returns the rows actually inserted (so per-period counters
- * are bumped only for those).
+ * unique key and writes nothing. Returns the rows actually inserted; each of those is also
+ * added to its period's `usage_counters.used` (and taken off the job's reservation) here, in
+ * the same transaction.
  */
 export async function recordUsage(trx: Knex.Transaction, records: UsageRecord[]): Promise<UsageRecord[]> {
   const inserted: UsageRecord[] = [];
-  for (const r of records) {
+  // Counter rows are locked in metric order everywhere, so two jobs of a tenant cannot deadlock.
+  const ordered = [...records].sort((a, b) => a.metric.localeCompare(b.metric));
+  for (const r of ordered) {
     if (!(r.quantity > 0)) continue;
+    const occurredAt = r.occurredAt ?? new Date();
     const rows = await trx('usage_events')
       .insert({
         id: newId('evt'),
@@ -29,12 +34,14 @@ export async function recordUsage(trx: Knex.Transaction, records: UsageRecord[])
         step: r.step,
         metric: r.metric,
         quantity: r.quantity,
-        occurred_at: r.occurredAt ?? new Date(),
+        occurred_at: occurredAt,
       })
       .onConflict(['job_id', 'step', 'metric'])
       .ignore()
       .returning('id');
-    if (rows.length > 0) inserted.push(r);
+    if (rows.length === 0) continue;
+    inserted.push(r);
+    await applyUsage(trx, { ...r, occurredAt });
   }
   return inserted;
 }
