@@ -1,0 +1,32 @@
+# Rendermill: one image for the API and the workers (the command picks which runs).
+FROM node:20-bookworm-slim
+
+# ffmpeg composes videos, espeak-ng speaks, DejaVu fonts draw the title cards (sharp/librsvg);
+# tini is PID 1 so SIGTERM reaches the runner and ffmpeg children are reaped.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-dejavu-core ca-certificates tini \
+  && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# Dependencies first so a source change does not reinstall them. tsx is a runtime dependency;
+# the dev dependencies are the test and lint tools, not needed in the image.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY --chown=node:node . .
+
+# Named volumes copy ownership from the image on first mount: the node user must own them.
+RUN mkdir -p /data/storage /app/.data && chown -R node:node /data /app/.data
+
+ENV NODE_ENV=production \
+    PORT=3000 \
+    STORAGE_DIR=/data/storage \
+    METRICS_PORT=9464
+
+USER node
+EXPOSE 3000
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# Default: migrate, then serve the API. The worker service runs workers/main.ts without --migrate.
+CMD ["npx", "tsx", "shared/process/run.ts", "--migrate", "api/main.ts"]
