@@ -15,7 +15,7 @@ import { createLocalStorage } from '../shared/storage/local-storage.ts';
 import type { WorkerServices } from './jobs/services.ts';
 import { createEspeakProvider } from './media/tts/espeak-provider.ts';
 import { createHttpTtsProvider } from './media/tts/http-provider.ts';
-import { createCatalog, SCHEDULES } from './registry.ts';
+import { createCatalog, schedules } from './registry.ts';
 import { workerOptions } from './worker-settings.ts';
 
 export interface WorkerProcess {
@@ -86,7 +86,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
 
   if (config.SCHEDULER_ENABLED) {
     const maintenance = producer.queue(QUEUES.maintenance);
-    for (const s of SCHEDULES) {
+    for (const s of schedules(config)) {
       await maintenance.upsertJobScheduler(s.name, { every: s.everyMs }, { name: s.name, data: {} });
     }
   }

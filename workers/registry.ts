@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { z } from 'zod';
+import type { Config } from '../shared/config/config.ts';
 import { JOB_POLICIES, type RetryPolicy } from '../shared/queue/job-policies.ts';
 import {
   callbackPayload,
@@ -78,7 +79,9 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
 }
 
 /** Scheduled maintenance: job name → interval. Upserted by every worker; BullMQ keeps one schedule. */
-export const SCHEDULES: Array<{ name: string; everyMs: number }> = [
-  { name: JOB_NAMES.reconcile, everyMs: 30_000 },
-  { name: JOB_NAMES.sweepOutputs, everyMs: 3_600_000 },
-];
+export function schedules(config: Config): Array<{ name: string; everyMs: number }> {
+  return [
+    { name: JOB_NAMES.reconcile, everyMs: config.RECONCILE_INTERVAL_SECONDS * 1000 },
+    { name: JOB_NAMES.sweepOutputs, everyMs: 3_600_000 },
+  ];
+}

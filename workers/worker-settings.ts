@@ -3,9 +3,10 @@ import type { TaskEntry } from './registry.ts';
 
 /**
  * BullMQ worker settings, chosen deliberately:
- * - lockDuration 5 s (renewed every 2.5 s) + stalledInterval 5 s: a job held by a SIGKILLed
- *   worker is seen as stalled and handed to another worker within ~10 s. ffmpeg runs in a child
- *   process, so the event loop stays free to renew locks during long encodes.
+ * - lockDuration 4 s (renewed every 2 s) + stalledInterval 3 s: a job held by a SIGKILLed
+ *   worker loses its lock within 4 s; BullMQ's stall check marks it on one pass and moves it back
+ *   to wait on the next, so another worker has it within ~10 s (lock + two intervals). ffmpeg
+ *   runs in a child process, so the event loop stays free to renew locks during long encodes.
  * - maxStalledCount 2: a crash (or two) does not fail a job permanently; past that BullMQ
  *   fails it and the reconciler decides (re-add up to a cap, then fail visibly).
  * - backoff type 'policy': exponential from the catalog, ±20 % jitter so retries of many jobs
@@ -18,8 +19,8 @@ export function workerOptions(opts: {
 }): Omit<WorkerOptions, 'connection' | 'prefix'> {
   return {
     concurrency: opts.concurrency,
-    lockDuration: 5_000,
-    stalledInterval: 5_000,
+    lockDuration: 4_000,
+    stalledInterval: 3_000,
     maxStalledCount: 2,
     settings: {
       backoffStrategy: (attemptsMade, _type, _err, job) => {

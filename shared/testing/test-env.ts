@@ -15,6 +15,8 @@ export interface TestEnv {
   db: Knex;
   redis: Redis;
   dir: string;
+  /** The environment variables behind `config`, to start a real child process with the same settings. */
+  vars: Record<string, string>;
   /** Builds a config for this env with overrides (e.g. a second process with other settings). */
   configWith(overrides: Record<string, string>): Config;
   cleanup(): Promise<void>;
@@ -46,12 +48,13 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
   const configWith = (more: Record<string, string>) => loadConfig({ ...base, ...more });
   const config = configWith({});
   const db = createDb(database.url, { poolMax: 4 });
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   return {
     config,
     db,
     redis,
     dir,
+    vars: base,
     configWith,
     async cleanup() {
       await db.destroy();

@@ -3,8 +3,6 @@ import { finalizeJob } from '../../jobs/finalize-job.ts';
 import { createJobStore } from '../../jobs/job-store.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
 
-/** Open jobs untouched for this long are checked against BullMQ. */
-const QUIET_MS = 15_000;
 /** A job BullMQ gave up on (stalled too often) is re-added at most this many times in all. */
 const MAX_REENQUEUES = 3;
 
@@ -20,6 +18,8 @@ export async function reconcileJobs(
   services: WorkerServices,
 ): Promise<{ reenqueued: number; failed: number }> {
   const { db, producer, metrics, logger } = services;
+  // Open jobs untouched for this long are checked against BullMQ (default 15 s).
+  const QUIET_MS = services.config.RECONCILE_QUIET_SECONDS * 1000;
   const store = createJobStore(db);
   let reenqueued = 0;
   let failed = 0;

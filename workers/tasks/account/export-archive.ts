@@ -1,0 +1,299 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ZipArchive } from 'archiver';
+import type { Storage } from '../../../shared/storage/storage.ts';
+import type { ExportReader } from './export-data.ts';
+
+type Row = Record<string, unknown>;
+
+export interface ManifestFile {
+  path: string;
+  description: string;
+  /** Records in a JSON/CSV file (absent for single objects and output files) */
+  records?: number;
+}
+
+export interface OutputEntry {
+  job_id: string;
+  kind: string;
+  content_type: string | null;
+  bytes: number | null;
+  /** `included`: under `file` in this ZIP; `linked`: over the size cap, download from `download_url`; `missing`: gone from storage */
+  status: 'included' | 'linked' | 'missing';
+  file?: string;
+  download_url?: string;
+  link_expires_at?: string;
+}
+
+export interface ExportManifest {
+  format: 'rendermill-account-export';
+  version: 1;
+  tenant_id: string;
+  export_job_id: string;
+  generated_at: string;
+  files: ManifestFile[];
+  counts: Record<string, number>;
+  outputs: { inline_cap_bytes: number; included_bytes: number };
+  not_included: string;
+}
+
+export interface ExportZipOptions {
+  reader: ExportReader;
+  storage: Storage;
+  tenantId: string;
+  jobId: string;
+  zipPath: string;
+  /** Scratch directory for the CSV written alongside the JSON ledger. */
+  workDir: string;
+  /** Outputs go into the ZIP while their running total stays within this; the rest are linked. */
+  inlineCapBytes: number;
+  signLink(jobId: string): { url: string; expiresAt: Date };
+  signal: AbortSignal;
+  progress(fraction: number): Promise<void>;
+  now?: Date;
+}
+
+const NOT_INCLUDED =
+  'Secrets are never exported: sign-in, invite and refresh tokens, API keys (only their prefix and last ' +
+  '4 characters, as the API shows them), the webhook signing secret, and the hashes of any of them.';
+
+/** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * Streams the tenant's data into a ZIP at `zipPath`: memory stays flat however large the tenant.
+ * Entries are added one after the other (each waits for the archiver to take the previous),
+ * so the manifest, written last, counts exactly what the files hold.
+ */
+export async function writeExportZip(
+  o: ExportZipOptions,
+): Promise<{ bytes: number; manifest: ExportManifest }> {
+  const generatedAt = o.now ?? new Date();
+  const zip = new ZipArchive({ zlib: { level: 6 } });
+  const written = pipeline(zip, createWriteStream(o.zipPath));
+  // Observed below; this keeps an early failure from surfacing as an unhandled rejection.
+  written.catch(() => undefined);
+  const files: ManifestFile[] = [];
+  const counts: Record<string, number> = {};
+
+  const entryDone = (name: string) =>
+    new Promise<void>((resolve, reject) => {
+      const onEntry = (e: { name: string }) => {
+        if (e.name !== name) return;
+        zip.off('entry', onEntry);
+        zip.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        zip.off('entry', onEntry);
+        reject(err);
+      };
+      zip.on('entry', onEntry);
+      zip.once('error', onError);
+    });
+
+  async function add(name: string, chunks: AsyncIterable<string | Buffer>): Promise<void> {
+    const body = new PassThrough();
+    const done = entryDone(name);
+    zip.append(body, { name, date: generatedAt });
+    try {
+      for await (const c of chunks) {
+        o.signal.throwIfAborted();
+        if (!body.write(c)) await new Promise((r) => body.once('drain', r));
+      }
+      body.end();
+    } catch (err) {
+      body.destroy(err as Error);
+      throw err;
+    }
+    await done;
+  }
+
+  async function* one<T>(rows: T[]): AsyncGenerator<T[]> {
+    yield rows;
+  }
+
+  async function* jsonArray(
+    pages: AsyncIterable<Row[]>,
+    key: string,
+    onPage?: (page: Row[]) => Promise<void>,
+  ) {
+    counts[key] = 0;
+    yield '[';
+    for await (const page of pages) {
+      if (page.length === 0) continue;
+      await onPage?.(page);
+      yield `${counts[key] === 0 ? '\n' : ',\n'}${page.map((r) => JSON.stringify(r)).join(',\n')}`;
+      counts[key] += page.length;
+    }
+    yield counts[key] === 0 ? ']\n' : '\n]\n';
+  }
+
+  async function addArray(name: string, key: string, description: string, pages: AsyncIterable<Row[]>) {
+    await add(name, jsonArray(pages, key));
+    files.push({ path: name, description, records: counts[key] ?? 0 });
+  }
+
+  async function* text(s: string) {
+    yield s;
+  }
+
+  try {
+    const tenant = await o.reader.tenant();
+    await add('tenant.json', text(`${JSON.stringify(tenant, null, 2)}\n`));
+    files.push({ path: 'tenant.json', description: 'Workspace profile: id, name, plan, creation date' });
+    await addArray(
+      'members.json',
+      'members',
+      'Members: user id, email, role, joined_at',
+      one(await o.reader.members()),
+    );
+    await addArray(
+      'invites.json',
+      'invites',
+      'Invitations sent, pending or used',
+      one(await o.reader.invites()),
+    );
+    await addArray(
+      'api-keys.json',
+      'api_keys',
+      'API keys: name, role, prefix and last 4 characters only',
+      one(await o.reader.apiKeys()),
+    );
+    await addArray(
+      'sessions.json',
+      'sessions',
+      'Sign-in sessions: device, IP, times',
+      one(await o.reader.sessions()),
+    );
+    await o.progress(0.1);
+
+    let steps = 0;
+    const countSteps = async (page: Row[]) => {
+      for (const j of page) steps += (j.steps as unknown[]).length;
+    };
+    await add('jobs.json', jsonArray(o.reader.jobs(), 'jobs', countSteps));
+    counts.job_steps = steps;
+    files.push({
+      path: 'jobs.json',
+      description: 'Jobs with their steps, requests, usage estimates and outputs',
+      records: counts.jobs ?? 0,
+    });
+    await o.progress(0.3);
+
+    // One pass over the ledger writes both forms, so the JSON and the CSV always agree.
+    const csvPath = path.join(o.workDir, 'usage.csv');
+    const csv = createWriteStream(csvPath);
+    const columns = ['id', 'job_id', 'step', 'metric', 'quantity', 'occurred_at', 'reported_at'];
+    csv.write(`${columns.join(',')}\r\n`);
+    const toCsv = async (page: Row[]) => {
+      const lines = page.map((r) => `${columns.map((c) => csvField(r[c])).join(',')}\r\n`).join('');
+      if (!csv.write(lines)) await new Promise((r) => csv.once('drain', r));
+    };
+    await add('usage.json', jsonArray(o.reader.usage(), 'usage_events', toCsv));
+    files.push({
+      path: 'usage.json',
+      description: 'Usage ledger: one row per job, step and metric',
+      records: counts.usage_events ?? 0,
+    });
+    await new Promise<void>((resolve, reject) =>
+      csv.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
+    await add('usage.csv', fileChunks(csvPath));
+    files.push({
+      path: 'usage.csv',
+      description: 'The usage ledger as CSV',
+      records: counts.usage_events ?? 0,
+    });
+    await o.progress(0.45);
+
+    await addArray(
+      'audit-log.json',
+      'audit_log',
+      'Audit log: who changed what, when, from where',
+      o.reader.auditLog(),
+    );
+    await addArray(
+      'webhook-deliveries.json',
+      'webhook_deliveries',
+      'Job event callbacks sent to your endpoints',
+      o.reader.webhookDeliveries(),
+    );
+    await o.progress(0.55);
+
+    const outputs: OutputEntry[] = [];
+    let includedBytes = 0;
+    const held = await o.reader.outputs();
+    for (const [i, out] of held.entries()) {
+      const stat = await o.storage.stat(out.key);
+      const base = {
+        job_id: out.job_id,
+        kind: out.kind,
+        content_type: out.content_type,
+        bytes: stat?.bytes ?? null,
+      };
+      if (!stat) {
+        outputs.push({ ...base, status: 'missing' });
+      } else if (includedBytes + stat.bytes <= o.inlineCapBytes) {
+        const file = `outputs/${path.posix.basename(out.key)}`;
+        await add(file, storageChunks(o.storage, out.key));
+        includedBytes += stat.bytes;
+        outputs.push({ ...base, status: 'included', file });
+      } else {
+        const link = o.signLink(out.job_id);
+        outputs.push({
+          ...base,
+          status: 'linked',
+          download_url: link.url,
+          link_expires_at: link.expiresAt.toISOString(),
+        });
+      }
+      await o.progress(0.55 + (0.4 * (i + 1)) / held.length);
+    }
+    await addArray(
+      'outputs.json',
+      'outputs',
+      'Every output still held: in outputs/, or as a download link',
+      one(outputs as unknown as Row[]),
+    );
+    for (const s of ['included', 'linked', 'missing'] as const) {
+      counts[`outputs_${s}`] = outputs.filter((x) => x.status === s).length;
+    }
+
+    const manifest: ExportManifest = {
+      format: 'rendermill-account-export',
+      version: 1,
+      tenant_id: o.tenantId,
+      export_job_id: o.jobId,
+      generated_at: generatedAt.toISOString(),
+      files: [{ path: 'manifest.json', description: 'This file' }, ...files],
+      counts,
+      outputs: { inline_cap_bytes: o.inlineCapBytes, included_bytes: includedBytes },
+      not_included: NOT_INCLUDED,
+    };
+    await add('manifest.json', text(`${JSON.stringify(manifest, null, 2)}\n`));
+    await zip.finalize();
+    await written;
+    return { bytes: zip.pointer(), manifest };
+  } catch (err) {
+    zip.abort();
+    await written.catch(() => undefined);
+    await rm(o.zipPath, { force: true });
+    throw err;
+  }
+}
+
+async function* fileChunks(file: string): AsyncGenerator<Buffer> {
+  for await (const c of createReadStream(file)) yield c as Buffer;
+}
+
+/** Opens the object only when the archiver is ready for it: one open file at a time. */
+async function* storageChunks(storage: Storage, key: string): AsyncGenerator<Buffer> {
+  for await (const c of await storage.read(key)) yield c as Buffer;
+}
