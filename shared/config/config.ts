@@ -67,8 +67,14 @@ export const configSchema = z
     OUTPUT_RETENTION_DAYS: z.coerce.number().positive().default(30),
     /** Grace period between an account deletion request and the deletion. */
     ACCOUNT_DELETION_GRACE_SECONDS: z.coerce.number().int().min(0).default(86_400),
+    /** Account export: outputs up to this many bytes in total go into the ZIP; the rest are listed as signed links. */
+    EXPORT_INLINE_OUTPUTS_MAX_BYTES: z.coerce.number().int().min(0).default(1_073_741_824),
     /** Deadline of one step operation (TTS, image) in seconds; compose scales with video length. */
     STEP_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
+    /** How often the reconciler compares Postgres's open jobs with BullMQ. */
+    RECONCILE_INTERVAL_SECONDS: z.coerce.number().positive().default(30),
+    /** An open job must have been quiet this long before the reconciler re-enqueues it. */
+    RECONCILE_QUIET_SECONDS: z.coerce.number().min(0).default(15),
     /** Multiplies every retry backoff (1 = the catalog's delays; tests use a small factor). */
     JOB_BACKOFF_SCALE: z.coerce.number().positive().max(100).default(1),
     /** Hosts/IPs/CIDRs that fetched URLs (image_url, callback_url) may resolve to even if private. */
