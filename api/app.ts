@@ -6,6 +6,8 @@ import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import type { Mailer } from '../shared/mail/mailer.ts';
 import type { Metrics } from '../shared/metrics/metrics.ts';
+import type { Producer } from '../shared/queue/producer.ts';
+import type { Storage } from '../shared/storage/storage.ts';
 import { apiKeyRoutes } from './features/api-keys/api-key-routes.ts';
 import type { ApiKeyStore } from './features/api-keys/api-key-store.ts';
 import { authPublicRoutes, authSessionRoutes } from './features/auth/auth-routes.ts';
@@ -13,6 +15,10 @@ import type { AuthService } from './features/auth/auth-service.ts';
 import type { AuthStore } from './features/auth/auth-store.ts';
 import { authenticate as authRequired } from './features/auth/authenticate.ts';
 import type { JwtCodec } from './features/auth/jwt.ts';
+import { fileRoutes } from './features/jobs/file-routes.ts';
+import { jobRoutes } from './features/jobs/job-routes.ts';
+import type { JobService } from './features/jobs/job-service.ts';
+import { createWebhookSecretStore, webhookSecretRoutes } from './features/jobs/webhook-secret-routes.ts';
 import { meRoutes } from './features/me/me-routes.ts';
 import { opsRoutes } from './features/ops/ops-routes.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
@@ -34,6 +40,12 @@ export interface ApiDeps {
   apiKeyStore: ApiKeyStore;
   auth: AuthService;
   limits: RateLimits;
+  /** BullMQ producers (jobId = our job id). */
+  producer: Producer;
+  /** Outputs and exports under tenant-prefixed keys. */
+  storage: Storage;
+  /** Job submission, status, cancel and downloads; its quota seams are set in api/main.ts. */
+  jobs: JobService;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -53,6 +65,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(express.json({ limit: '1mb', strict: true }));
 
   app.use(authPublicRoutes({ auth: deps.auth, limits: deps.limits }));
+  // Signed download links: the signature is the credential, no bearer token.
+  app.use(fileRoutes({ jobs: deps.jobs }));
 
   // Everything else under /v1 needs a bearer token (so an unauthenticated unknown /v1 path is a 401).
   const authed = express.Router();
@@ -70,6 +84,8 @@ export function createApp(deps: ApiDeps): Express {
   authed.use(meRoutes({ db: deps.db }));
   authed.use(authSessionRoutes({ auth: deps.auth }));
   authed.use(apiKeyRoutes({ db: deps.db, store: deps.apiKeyStore }));
+  authed.use(jobRoutes({ jobs: deps.jobs }));
+  authed.use(webhookSecretRoutes({ db: deps.db, store: createWebhookSecretStore() }));
   app.use(authed);
 
   app.use(notFoundHandler());

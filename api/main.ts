@@ -6,12 +6,17 @@ import { createLogger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
+import { createProducer } from '../shared/queue/producer.ts';
 import { createRequestRedis } from '../shared/redis/redis.ts';
+import { createLocalStorage } from '../shared/storage/local-storage.ts';
 import { type ApiDeps, createApp } from './app.ts';
 import { createApiKeyStore } from './features/api-keys/api-key-store.ts';
 import { createAuthService } from './features/auth/auth-service.ts';
 import { createAuthStore } from './features/auth/auth-store.ts';
 import { createJwtCodec } from './features/auth/jwt.ts';
+import { createJobService } from './features/jobs/job-service.ts';
+import { createJobStore } from './features/jobs/job-store.ts';
+import { noPlanGate, noRelease, noReservation } from './features/jobs/submission-seams.ts';
 import { createRateLimits } from './http/rate-limit.ts';
 
 export interface ApiProcess {
@@ -56,6 +61,25 @@ export async function start(config: Config): Promise<ApiProcess> {
     magicPerEmail: config.MAGIC_LINK_PER_EMAIL,
     magicPerIp: config.MAGIC_LINK_PER_IP,
   });
+  // Enqueues on the request connection: a dead Redis fails the add in ~2 s and the reconciler takes over.
+  const producer = createProducer(redis, config.REDIS_PREFIX);
+  const storage = createLocalStorage(config.STORAGE_DIR);
+  const jobs = createJobService({
+    db,
+    store: createJobStore(),
+    producer,
+    storage,
+    logger,
+    metrics,
+    publicUrl: config.PUBLIC_URL,
+    signingSecret: config.JWT_SECRET,
+    allowPrivateHosts: config.FETCH_ALLOW_PRIVATE,
+    // Quota seams: metering replaces these (reserve throws 402 inside the submit transaction,
+    // gate throws 403 upgrade_required before it, release frees a canceled queued job's booking).
+    reserve: noReservation,
+    release: noRelease,
+    gate: noPlanGate,
+  });
   const deps: ApiDeps = {
     config,
     db,
@@ -68,6 +92,9 @@ export async function start(config: Config): Promise<ApiProcess> {
     apiKeyStore,
     auth,
     limits,
+    producer,
+    storage,
+    jobs,
   };
 
   const server = createApp(deps).listen(config.PORT);
@@ -90,6 +117,7 @@ export async function start(config: Config): Promise<ApiProcess> {
       });
       await auth.drain();
       mailer.close();
+      await producer.close();
       redis.disconnect();
       await db.destroy();
       await flushSentry();

@@ -1,0 +1,203 @@
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Knex } from 'knex';
+import { appendAudit } from '../../../shared/audit/audit-log.ts';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
+import type { Logger } from '../../../shared/logging/logger.ts';
+import type { Metrics } from '../../../shared/metrics/metrics.ts';
+import type { Producer } from '../../../shared/queue/producer.ts';
+import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
+import { signDownload, verifyDownload } from '../../../shared/storage/signed-url.ts';
+import type { Storage } from '../../../shared/storage/storage.ts';
+import { encodeJobCursor } from './job-cursor.ts';
+import { hasLiveOutput, type JobView, serializeJob } from './job-serializer.ts';
+import { FINAL_STATUSES, type JobListFilter, type JobRow, type JobStore } from './job-store.ts';
+import type { JobSubmission, PlanGate, ReleaseQuota, ReserveQuota } from './submission-seams.ts';
+import { createSubmitJob, type JobActor } from './submit-job.ts';
+
+export interface JobServiceDeps {
+  db: Knex;
+  store: JobStore;
+  producer: Producer;
+  storage: Storage;
+  logger: Logger;
+  metrics: Metrics;
+  /** PUBLIC_URL, without a trailing slash. */
+  publicUrl: string;
+  /** JWT_SECRET: download links are signed with a key derived from it. */
+  signingSecret: string;
+  /** FETCH_ALLOW_PRIVATE. */
+  allowPrivateHosts: string[];
+  /** Quota seams, filled by metering; no-ops by default (see submission-seams.ts). */
+  reserve: ReserveQuota;
+  release: ReleaseQuota;
+  gate: PlanGate;
+  /** Longest a request waits for Redis to take a job before leaving it to the reconciler. Default 3000 ms. */
+  queueTimeoutMs?: number;
+}
+
+export interface Download {
+  contentType: string;
+  filename: string;
+  /** Set when the store is a local directory: lets Express serve ranges. */
+  localPath: string | null;
+  open(): Promise<Readable>;
+}
+
+const CONTENT_TYPE_EXT: Record<string, string> = {
+  'video/mp4': 'mp4',
+  'audio/wav': 'wav',
+  'audio/x-wav': 'wav',
+  'audio/mpeg': 'mp3',
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'application/zip': 'zip',
+};
+
+/** Resolves after `ms` with a rejection, so a dead Redis costs a request at most that long. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  // The loser may still settle later; its rejection must not surface as unhandled.
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Use cases of the jobs feature. Transactions open here; SQL lives in the store. */
+export function createJobService(deps: JobServiceDeps) {
+  const { db, store, producer, logger, publicUrl } = deps;
+  const queueTimeoutMs = deps.queueTimeoutMs ?? 3000;
+
+  async function views(tenantId: string, jobs: JobRow[]): Promise<JobView[]> {
+    const ids = jobs.map((j) => j.id);
+    const [steps, usage] = await Promise.all([store.steps(db, ids), store.usage(db, tenantId, ids)]);
+    return jobs.map((j) => serializeJob(j, { steps, usage, publicUrl }));
+  }
+
+  const view = async (job: JobRow): Promise<JobView> => (await views(job.tenant_id, [job]))[0]!;
+
+  /** After commit: add the BullMQ job, then mark the row. A failure leaves the row to the reconciler. */
+  async function enqueue(job: JobRow): Promise<boolean> {
+    try {
+      await withTimeout(
+        producer.enqueueJob({ id: job.id, tenant_id: job.tenant_id, kind: job.kind, priority: job.priority }),
+        queueTimeoutMs,
+        'enqueue',
+      );
+      await store.markEnqueued(db, job.id);
+      return true;
+    } catch (err) {
+      logger.warn({ err, job_id: job.id }, 'enqueue failed; the reconciler will enqueue the job');
+      return false;
+    }
+  }
+
+  /** A canceled queued job must not start: drop it from BullMQ unless a worker already holds it. */
+  async function dequeue(job: JobRow): Promise<void> {
+    try {
+      const queued = await withTimeout(
+        producer.queue(KIND_ROUTING[job.kind].queue).getJob(job.id),
+        queueTimeoutMs,
+        'getJob',
+      );
+      // remove() refuses a job locked by a worker; that worker sees `canceled` in Postgres and stops.
+      if (queued) await withTimeout(queued.remove(), queueTimeoutMs, 'remove');
+    } catch (err) {
+      logger.info({ err, job_id: job.id }, 'canceled job left in BullMQ; its worker will skip it');
+    }
+  }
+
+  const submit = createSubmitJob({ ...deps, enqueue, view });
+
+  return {
+    /**
+     * Validates URLs, gates, then inserts job + idempotency record + audit (+ reservation) in one
+     * transaction and enqueues after commit. `replayed` = an earlier request with the same
+     * `Idempotency-Key` and body made this job.
+     */
+    submit(
+      actor: JobActor,
+      submission: JobSubmission,
+      idempotencyKey: string | null,
+    ): Promise<{ job: JobView; replayed: boolean }> {
+      return submit(actor, submission, idempotencyKey);
+    },
+
+    async get(tenantId: string, id: string): Promise<JobView> {
+      const job = await store.find(db, tenantId, id);
+      if (!job) throw new NotFoundError('Job not found');
+      return view(job);
+    },
+
+    async list(
+      tenantId: string,
+      filter: JobListFilter,
+    ): Promise<{ data: JobView[]; next_cursor: string | null }> {
+      const rows = await store.list(db, tenantId, filter);
+      const page = rows.slice(0, filter.limit);
+      const last = page.at(-1);
+      const more = rows.length > filter.limit && last !== undefined;
+      return {
+        data: await views(tenantId, page),
+        next_cursor: more ? encodeJobCursor({ createdAt: last.position, id: last.id }) : null,
+      };
+    },
+
+    /** queued → canceled now; running → cancel requested (its worker stops it); final → 409. */
+    async cancel(actor: JobActor, id: string): Promise<JobView> {
+      const { job, wasQueued } = await db.transaction(async (trx) => {
+        const current = await store.findForUpdate(trx, actor.tenantId, id);
+        if (!current) throw new NotFoundError('Job not found');
+        if (FINAL_STATUSES.has(current.status))
+          throw new ConflictError(`The job is already ${current.status}`);
+        const queued = current.status === 'queued';
+        const updated = queued ? await store.cancelQueued(trx, id) : await store.requestCancel(trx, id);
+        if (queued) await deps.release(trx, { tenantId: actor.tenantId, jobId: id });
+        await appendAudit(trx, {
+          ...actor.audit,
+          tenantId: actor.tenantId,
+          action: queued ? 'job.canceled' : 'job.cancel_requested',
+          targetType: 'job',
+          targetId: id,
+          metadata: { kind: current.kind, previous_status: current.status },
+        });
+        return { job: updated, wasQueued: queued };
+      });
+      if (wasQueued) await dequeue(job);
+      return view(job);
+    },
+
+    /** The signed, short-lived link `GET /v1/jobs/:id/output` redirects to. */
+    async outputLink(tenantId: string, id: string): Promise<string> {
+      const job = await store.find(db, tenantId, id);
+      if (!job) throw new NotFoundError('Job not found');
+      if (!hasLiveOutput(job)) throw new NotFoundError('This job has no output (yet, or any more)');
+      return signDownload({ secret: deps.signingSecret, publicUrl, jobId: job.id }).url;
+    },
+
+    /** `GET /v1/files/:jobId`: the signature is the credential, checked before the job is read. */
+    async download(jobId: string, query: { expires: unknown; sig: unknown }): Promise<Download> {
+      const check = verifyDownload({ secret: deps.signingSecret, jobId, ...query });
+      if (!check.ok) {
+        throw new ForbiddenError(
+          check.reason === 'expired' ? 'This download link has expired' : 'Invalid download link',
+        );
+      }
+      const job = await store.findById(db, jobId);
+      if (!job || !hasLiveOutput(job)) throw new NotFoundError('This job has no output (yet, or any more)');
+      const key = job.output_key;
+      const ext =
+        path.posix.extname(key).slice(1) || CONTENT_TYPE_EXT[job.output_content_type.toLowerCase()] || 'bin';
+      return {
+        contentType: job.output_content_type,
+        filename: `${job.id}.${ext}`,
+        localPath: deps.storage.localPath(key),
+        open: () => deps.storage.read(key),
+      };
+    },
+  };
+}
+
+export type JobService = ReturnType<typeof createJobService>;

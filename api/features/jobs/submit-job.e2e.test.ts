@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QuotaExceededError, UpgradeRequiredError } from '../../../shared/errors/http-errors.ts';
+import { newId } from '../../../shared/ids/ids.ts';
+import { renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
+import { createLogger } from '../../../shared/logging/logger.ts';
+import { createMetrics } from '../../../shared/metrics/metrics.ts';
+import { createProducer, type Producer } from '../../../shared/queue/producer.ts';
+import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
+import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
+import { createJobService, type JobServiceDeps } from './job-service.ts';
+import { createJobStore } from './job-store.ts';
+import { readRenderShort } from './jobs-test-kit.ts';
+import { noPlanGate, noRelease, noReservation } from './submission-seams.ts';
+import type { JobActor } from './submit-job.ts';
+
+// The seams cannot be reached over HTTP until metering fills them, so these drive the use case directly.
+let env: TestEnv;
+let producer: Producer;
+let tenantId: string;
+let actor: JobActor;
+let submission: { kind: 'render'; request: ReturnType<typeof renderRequestSchema.parse> };
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  producer = createProducer(env.redis, env.config.REDIS_PREFIX);
+  tenantId = newId('ten');
+  await env.db('tenants').insert({ id: tenantId, name: 'Seams' });
+  actor = {
+    tenantId,
+    actorId: 'usr_test',
+    audit: { actorType: 'user', actorId: 'usr_test', requestId: 'req_1' },
+  };
+  submission = { kind: 'render', request: renderRequestSchema.parse(await readRenderShort()) };
+});
+afterAll(async () => {
+  await producer.close();
+  await env.cleanup();
+});
+
+function service(over: Partial<JobServiceDeps> = {}) {
+  return createJobService({
+    db: env.db,
+    store: createJobStore(),
+    producer,
+    storage: createLocalStorage(env.config.STORAGE_DIR),
+    logger: createLogger('silent', 'test'),
+    metrics: createMetrics('api'),
+    publicUrl: env.config.PUBLIC_URL,
+    signingSecret: env.config.JWT_SECRET,
+    allowPrivateHosts: [],
+    reserve: noReservation,
+    release: noRelease,
+    gate: noPlanGate,
+    queueTimeoutMs: 300,
+    ...over,
+  });
+}
+
+const count = async (table: string) =>
+  Number((await env.db(table).where({ tenant_id: tenantId }).count({ n: '*' }))[0]?.n);
+
+describe('submit: Redis refuses the enqueue', () => {
+  it('when the add fails, then the job is still accepted, left for the reconciler, and a replay enqueues it', async () => {
+    const broken: Producer = { ...producer, enqueueJob: () => Promise.reject(new Error('ECONNREFUSED')) };
+    const { job } = await service({ producer: broken }).submit(actor, submission, 'redis-down-1');
+    expect(job.status).toBe('queued');
+    const row = await env.db('jobs').where({ id: job.id }).first();
+    expect(row).toMatchObject({ status: 'queued', enqueued_at: null });
+    expect(await producer.queue('render').getJob(job.id)).toBeUndefined();
+
+    const again = await service().submit(actor, submission, 'redis-down-1');
+    expect(again).toMatchObject({ replayed: true, job: { id: job.id } });
+    expect(await producer.queue('render').getJob(job.id)).toBeDefined();
+    expect((await env.db('jobs').where({ id: job.id }).first()).enqueued_at).toBeInstanceOf(Date);
+  });
+
+  it('when the add hangs, then submit answers after the queue timeout', async () => {
+    const hanging: Producer = { ...producer, enqueueJob: () => new Promise(() => {}) };
+    const started = Date.now();
+    const { job } = await service({ producer: hanging }).submit(actor, submission, null);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((await env.db('jobs').where({ id: job.id }).first()).enqueued_at).toBeNull();
+  });
+});
+
+describe('submit: quota seams', () => {
+  it('when reserve throws 402, then nothing is written and nothing is enqueued', async () => {
+    const before = {
+      jobs: await count('jobs'),
+      keys: await count('idempotency_keys'),
+      audit: await count('audit_log'),
+    };
+    let seen: { jobVisible: boolean; args: unknown } | null = null;
+    const refuse = service({
+      reserve: async (trx, args) => {
+        // The job row exists inside the transaction, so a reservation may reference it.
+        seen = { jobVisible: !!(await trx('jobs').where({ id: args.jobId }).first()), args };
+        throw new QuotaExceededError({
+          metric: 'render_seconds',
+          limit: 30_000,
+          used: 30_000,
+          reserved: 0,
+          requested: 17,
+          resets_at: '2026-12-01T00:00:00Z',
+        });
+      },
+    });
+    await expect(refuse.submit(actor, submission, 'quota-1')).rejects.toBeInstanceOf(QuotaExceededError);
+    expect(seen).toMatchObject({
+      jobVisible: true,
+      args: { tenantId, kind: 'render', estimate: { images: 3 } },
+    });
+    expect({
+      jobs: await count('jobs'),
+      keys: await count('idempotency_keys'),
+      audit: await count('audit_log'),
+    }).toEqual(before);
+    // The key was not burnt: the same request succeeds once quota allows it.
+    const ok = await service().submit(actor, submission, 'quota-1');
+    expect(ok.replayed).toBe(false);
+  });
+
+  it('when the plan gate refuses, then it throws before any write and reserve is never called', async () => {
+    const before = await count('jobs');
+    let reserved = false;
+    const gated = service({
+      gate: async (s) => {
+        if (s.kind === 'render' && s.request.resolution === '2160p') {
+          throw new UpgradeRequiredError('2160p', 'pro');
+        }
+      },
+      reserve: async () => {
+        reserved = true;
+      },
+    });
+    const uhd = { ...submission, request: { ...submission.request, resolution: '2160p' as const } };
+    await expect(gated.submit(actor, uhd, null)).rejects.toBeInstanceOf(UpgradeRequiredError);
+    expect(reserved).toBe(false);
+    expect(await count('jobs')).toBe(before);
+  });
+
+  it('when a queued job is canceled, then release runs in the cancel transaction', async () => {
+    const released: string[] = [];
+    const svc = service({
+      release: async (trx, args) => {
+        const row = await trx('jobs').where({ id: args.jobId }).first();
+        released.push(`${args.tenantId}:${args.jobId}:${row.status}`);
+      },
+    });
+    const { job } = await svc.submit(actor, submission, null);
+    await svc.cancel(actor, job.id);
+    expect(released).toEqual([`${tenantId}:${job.id}:canceled`]);
+  });
+});

@@ -1,0 +1,137 @@
+import type { Knex } from 'knex';
+import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
+import { ConflictError, ValidationError } from '../../../shared/errors/http-errors.ts';
+import { newId } from '../../../shared/ids/ids.ts';
+import { type Estimate, estimateImage, estimateRender, estimateTts } from '../../../shared/jobs/estimate.ts';
+import type { Metrics } from '../../../shared/metrics/metrics.ts';
+import type { JobView } from './job-serializer.ts';
+import type { JobRow, JobStore } from './job-store.ts';
+import { requestHash } from './request-hash.ts';
+import type { JobSubmission, PlanGate, ReserveQuota } from './submission-seams.ts';
+import { unsafeUrlErrors } from './unsafe-url-errors.ts';
+
+/** Who acts: the tenant, the user or key id (stored as `created_by`), and the request's audit fields. */
+export interface JobActor {
+  tenantId: string;
+  actorId: string | null;
+  audit: Pick<AuditEntry, 'actorType' | 'actorId' | 'requestId' | 'ip'>;
+}
+
+/** Keys live 24 h per tenant (API.md); an expired key is replaced by the next request using it. */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+
+function estimateOf(s: JobSubmission): Estimate {
+  switch (s.kind) {
+    case 'render':
+      return estimateRender(s.request);
+    case 'tts':
+      return estimateTts(s.request);
+    case 'image':
+      return estimateImage(s.request);
+  }
+}
+
+type Outcome = { type: 'created'; job: JobRow } | { type: 'replay'; job: JobRow } | { type: 'retry' };
+
+/**
+ * The submit use case. One transaction writes the idempotency claim, the job (status `queued`,
+ * `enqueued_at` null: the outbox marker), the quota reservation and the audit entry; BullMQ is
+ * only told after commit. If Redis refuses, the 202 still stands: the reconciler enqueues every
+ * queued row whose `enqueued_at` is null.
+ */
+export function createSubmitJob(deps: {
+  db: Knex;
+  store: JobStore;
+  metrics: Metrics;
+  allowPrivateHosts: string[];
+  reserve: ReserveQuota;
+  gate: PlanGate;
+  enqueue(job: JobRow): Promise<boolean>;
+  view(job: JobRow): Promise<JobView>;
+}) {
+  const { db, store } = deps;
+
+  async function attempt(
+    actor: JobActor,
+    s: JobSubmission,
+    estimate: Estimate,
+    idempotency: { key: string; hash: string } | null,
+  ): Promise<Outcome> {
+    return db.transaction(async (trx): Promise<Outcome> => {
+      const jobId = newId('job');
+      if (idempotency) {
+        const claimed = await store.claimIdempotencyKey(trx, {
+          tenantId: actor.tenantId,
+          key: idempotency.key,
+          requestHash: idempotency.hash,
+          jobId,
+          ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
+        });
+        if (!claimed) {
+          // A live claim exists (perhaps committed a moment ago by a concurrent twin): read it.
+          const existing = await store.findIdempotencyKey(trx, actor.tenantId, idempotency.key);
+          if (!existing) return { type: 'retry' }; // it expired between the two statements
+          if (existing.request_hash !== idempotency.hash) {
+            throw new ConflictError(
+              'This Idempotency-Key was already used with a different request body; use a new key',
+            );
+          }
+          const original = await store.find(trx, actor.tenantId, existing.job_id);
+          if (!original) return { type: 'retry' };
+          return { type: 'replay', job: original };
+        }
+      }
+      const job = await store.insert(trx, {
+        id: jobId,
+        tenant_id: actor.tenantId,
+        kind: s.kind,
+        payload: s.request,
+        estimate,
+        metadata: s.request.metadata,
+        callback_url: s.request.callback_url ?? null,
+        created_by: actor.actorId,
+        priority: 0,
+      });
+      // Seam: metering's quota service books the estimate here; its 402 rolls all of this back.
+      await deps.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
+      await appendAudit(trx, {
+        ...actor.audit,
+        tenantId: actor.tenantId,
+        action: 'job.submitted',
+        targetType: 'job',
+        targetId: jobId,
+        metadata: { kind: s.kind, estimate, idempotency_key: idempotency?.key ?? null },
+      });
+      return { type: 'created', job };
+    });
+  }
+
+  return async function submitJob(
+    actor: JobActor,
+    s: JobSubmission,
+    idempotencyKey: string | null,
+  ): Promise<{ job: JobView; replayed: boolean }> {
+    const urlErrors = unsafeUrlErrors(s, deps.allowPrivateHosts);
+    if (urlErrors.length > 0) throw new ValidationError(urlErrors);
+    await deps.gate({ ...s, tenantId: actor.tenantId });
+    const estimate = estimateOf(s);
+    const idempotency = idempotencyKey ? { key: idempotencyKey, hash: requestHash(s.kind, s.request) } : null;
+
+    for (let i = 0; i < 3; i++) {
+      const outcome = await attempt(actor, s, estimate, idempotency);
+      if (outcome.type === 'created') {
+        deps.metrics.jobsSubmitted.inc({ kind: s.kind });
+        await deps.enqueue(outcome.job);
+        return { job: await deps.view(outcome.job), replayed: false };
+      }
+      if (outcome.type === 'replay') {
+        // The first request may have lost its enqueue to a Redis blip; adding again is a no-op otherwise.
+        if (outcome.job.status === 'queued' && outcome.job.enqueued_at === null) {
+          await deps.enqueue(outcome.job);
+        }
+        return { job: await deps.view(outcome.job), replayed: true };
+      }
+    }
+    throw new ConflictError('This Idempotency-Key is being replaced concurrently; retry the request');
+  };
+}
