@@ -4,8 +4,18 @@ module.exports = {
     { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
     { name: 'api-not-workers', severity: 'error', from: { path: '^api/' }, to: { path: '^workers/' } },
     { name: 'workers-not-api', severity: 'error', from: { path: '^workers/' }, to: { path: '^api/' } },
-    { name: 'shared-is-a-leaf', severity: 'error', from: { path: '^shared/' }, to: { path: '^(api|workers)/' } },
-    { name: 'migrations-only-shared', severity: 'error', from: { path: '^migrations/' }, to: { path: '^(api|workers)/' } },
+    {
+      name: 'shared-is-a-leaf',
+      severity: 'error',
+      from: { path: '^shared/' },
+      to: { path: '^(api|workers)/' },
+    },
+    {
+      name: 'migrations-only-shared',
+      severity: 'error',
+      from: { path: '^migrations/' },
+      to: { path: '^(api|workers)/' },
+    },
     { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],
   options: {
