@@ -1,0 +1,67 @@
+import type { Knex } from 'knex';
+import type { Mail } from '../mail/mailer.ts';
+
+/** Addresses of a tenant's owners: billing and quota mail goes to them. */
+export async function ownerEmails(db: Knex | Knex.Transaction, tenantId: string): Promise<string[]> {
+  const rows = (await db('memberships as m')
+    .join('users as u', 'u.id', 'm.user_id')
+    .select('u.email')
+    .where({ 'm.tenant_id': tenantId, 'm.role': 'owner' })
+    .orderBy('u.email')) as Array<{ email: string }>;
+  return rows.map((r) => r.email);
+}
+
+const METRIC_NAMES: Record<string, string> = {
+  render_seconds: 'rendered video (seconds)',
+  tts_seconds: 'speech (seconds)',
+  images: 'images',
+  storage_bytes: 'storage (bytes)',
+};
+
+export function usageAlertMail(
+  to: string,
+  a: {
+    metric: string;
+    threshold: number;
+    used: number;
+    limit: number;
+    overage: boolean;
+    resetsAt: string;
+    publicUrl: string;
+  },
+): Mail {
+  const what = METRIC_NAMES[a.metric] ?? a.metric;
+  const consequence = a.overage
+    ? 'Usage past the included amount is billed as overage.'
+    : a.threshold >= 100
+      ? `New jobs that need more are refused (402) until ${a.resetsAt}, or upgrade your plan.`
+      : `At 100% new jobs are refused (402) until ${a.resetsAt}, unless you upgrade.`;
+  return {
+    to,
+    subject: `Rendermill: ${a.threshold}% of your ${what} ${a.overage ? 'included amount' : 'limit'} used`,
+    text: [
+      `Your workspace has used ${round(a.used)} of ${round(a.limit)} ${what} this period (${a.threshold}% threshold).`,
+      consequence,
+      `Usage: ${a.publicUrl}/v1/usage`,
+    ].join('\n\n'),
+  };
+}
+
+export function paymentFailedMail(to: string, p: { graceEndsAt: Date | null; publicUrl: string }): Mail {
+  const grace = p.graceEndsAt
+    ? `Your plan stays active until ${p.graceEndsAt.toISOString()}; after that the free plan's limits apply until the payment succeeds.`
+    : "If the payment keeps failing, the free plan's limits will apply.";
+  return {
+    to,
+    subject: 'Rendermill: a payment failed',
+    text: [
+      'We could not collect the latest payment for your Rendermill subscription.',
+      grace,
+      `Update your payment method in the billing portal (POST ${p.publicUrl}/v1/billing/portal).`,
+    ].join('\n\n'),
+  };
+}
+
+function round(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}

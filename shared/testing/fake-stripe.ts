@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { stripeWebhooks } from '../billing/stripe-client.ts';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: Record<string, unknown>;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface FakeInvoice {
+  id: string;
+  customer: string;
+  status: string;
+  number: string | null;
+  amount_due: number;
+  amount_paid: number;
+  currency: string;
+  created: number;
+  period_start: number;
+  period_end: number;
+  hosted_invoice_url: string | null;
+  invoice_pdf: string | null;
+}
+
+type Fault = { kind: 'status'; status: number; path?: string } | { kind: 'hang'; path?: string };
+
+/**
+ * A local stand-in for api.stripe.com speaking the endpoints Rendermill uses, with the
+ * form-encoded bodies the real SDK sends. Point the SDK at it with STRIPE_API_URL. It records
+ * every request, answers 400 for a meter event whose identifier it already accepted (as Stripe
+ * does), replays responses for a repeated Idempotency-Key, and can fail or hang on demand.
+ */
+export interface FakeStripe {
+  url: string;
+  requests: RecordedRequest[];
+  /** Meter events accepted (one per identifier), in arrival order. */
+  meterEvents: Array<{
+    event_name: string;
+    identifier: string;
+    timestamp: number;
+    payload: Record<string, string>;
+  }>;
+  customers: Map<string, Record<string, unknown>>;
+  invoices: FakeInvoice[];
+  /** The next `n` requests (to paths starting with `path`, if given) answer `status`. */
+  failNext(n: number, status?: number, path?: string): void;
+  /** The next `n` requests (matching `path`) never get an answer (the client times out). */
+  hangNext(n: number, path?: string): void;
+  clearFaults(): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeStripe(): Promise<FakeStripe> {
+  const requests: RecordedRequest[] = [];
+  const meterEvents: FakeStripe['meterEvents'] = [];
+  const seenIdentifiers = new Set<string>();
+  const customers = new Map<string, Record<string, unknown>>();
+  const invoices: FakeInvoice[] = [];
+  const idempotent = new Map<string, { status: number; body: unknown }>();
+  const faults: Fault[] = [];
+  const sockets = new Set<Socket>();
+
+  const handle = (req: RecordedRequest): { status: number; body: unknown } => {
+    const now = Math.floor(Date.now() / 1000);
+    const { method, path, body } = req;
+    if (method === 'POST' && path === '/v1/customers') {
+      const id = `cus_${token()}`;
+      const customer = { id, object: 'customer', created: now, ...body };
+      customers.set(id, customer);
+      return { status: 200, body: customer };
+    }
+    if (method === 'POST' && path === '/v1/checkout/sessions') {
+      const id = `cs_test_${token()}`;
+      return {
+        status: 200,
+        body: {
+          id,
+          object: 'checkout.session',
+          url: `https://checkout.stripe.test/c/pay/${id}`,
+          status: 'open',
+          created: now,
+          ...body,
+        },
+      };
+    }
+    if (method === 'POST' && path === '/v1/billing_portal/sessions') {
+      const id = `bps_${token()}`;
+      return {
+        status: 200,
+        body: {
+          id,
+          object: 'billing_portal.session',
+          url: `https://billing.stripe.test/p/session/${id}`,
+          ...body,
+        },
+      };
+    }
+    if (method === 'GET' && path === '/v1/invoices') {
+      const customer = req.query.get('customer');
+      const limit = Number(req.query.get('limit') ?? 10);
+      const after = req.query.get('starting_after');
+      let list = invoices
+        .filter((i) => !customer || i.customer === customer)
+        .sort((a, b) => b.created - a.created);
+      if (after) list = list.slice(list.findIndex((i) => i.id === after) + 1);
+      return {
+        status: 200,
+        body: {
+          object: 'list',
+          url: '/v1/invoices',
+          has_more: list.length > limit,
+          data: list.slice(0, limit).map((i) => ({ object: 'invoice', ...i })),
+        },
+      };
+    }
+    if (method === 'POST' && path === '/v1/billing/meter_events') {
+      const identifier = String(body.identifier ?? `gen_${token()}`);
+      if (seenIdentifiers.has(identifier)) {
+        return {
+          status: 400,
+          body: {
+            error: {
+              type: 'invalid_request_error',
+              message: `An event already exists with identifier ${identifier}.`,
+            },
+          },
+        };
+      }
+      seenIdentifiers.add(identifier);
+      const event = {
+        event_name: String(body.event_name),
+        identifier,
+        timestamp: Number(body.timestamp ?? now),
+        payload: body.payload as Record<string, string>,
+      };
+      meterEvents.push(event);
+      return {
+        status: 200,
+        body: { object: 'billing.meter_event', created: now, livemode: false, ...event },
+      };
+    }
+    return {
+      status: 404,
+      body: {
+        error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path})` },
+      },
+    };
+  };
+
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      raw += c;
+    });
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const recorded: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        body: decodeForm(raw),
+        headers: req.headers,
+      };
+      requests.push(recorded);
+      const faultAt = faults.findIndex((f) => !f.path || recorded.path.startsWith(f.path));
+      const fault = faultAt >= 0 ? faults.splice(faultAt, 1)[0] : undefined;
+      if (fault?.kind === 'hang') return; // never answered; close() destroys the socket
+      let answer: { status: number; body: unknown };
+      if (fault?.kind === 'status') {
+        answer = {
+          status: fault.status,
+          body: {
+            error: {
+              type: fault.status === 429 ? 'rate_limit_error' : 'api_error',
+              message: `fake fault ${fault.status}`,
+            },
+          },
+        };
+      } else {
+        const key = req.headers['idempotency-key'];
+        const cacheKey = typeof key === 'string' ? `${recorded.path} ${key}` : null;
+        const cached = cacheKey ? idempotent.get(cacheKey) : undefined;
+        answer = cached ?? handle(recorded);
+        if (cacheKey && !cached) idempotent.set(cacheKey, answer);
+      }
+      res.writeHead(answer.status, { 'content-type': 'application/json', 'request-id': `req_${token()}` });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    meterEvents,
+    customers,
+    invoices,
+    failNext(n, status = 500, path) {
+      for (let i = 0; i < n; i++) faults.push({ kind: 'status', status, path });
+    },
+    hangNext(n, path) {
+      for (let i = 0; i < n; i++) faults.push({ kind: 'hang', path });
+    },
+    clearFaults() {
+      faults.length = 0;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function token(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** Decodes the SDK's form bodies: `line_items[0][price]=p&metadata[plan]=pro` → nested objects/arrays. */
+export function decodeForm(raw: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of raw.split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const decode = (s: string) => decodeURIComponent(s.replaceAll('+', ' '));
+    const key = decode(eq < 0 ? pair : pair.slice(0, eq));
+    const value = eq < 0 ? '' : decode(pair.slice(eq + 1));
+    const path = (key.match(/^[^[]+|\[[^\]]*\]/g) ?? []).map((p) => p.replace(/^\[|\]$/g, ''));
+    let node: Record<string, unknown> | unknown[] = out;
+    path.forEach((seg, i) => {
+      const last = i === path.length - 1;
+      const container = node as Record<string, unknown>;
+      const k = seg === '' && Array.isArray(node) ? String(node.length) : seg;
+      if (last) {
+        container[k] = value;
+        return;
+      }
+      if (container[k] === undefined) container[k] = /^\d*$/.test(path[i + 1] ?? '') ? [] : {};
+      node = container[k] as Record<string, unknown>;
+    });
+  }
+  return out;
+}
+
+/**
+ * A webhook delivery as Stripe sends it: the JSON body and a `Stripe-Signature` header made with
+ * `stripe.webhooks.generateTestHeaderString`. `timestamp` (unix s) defaults to now.
+ */
+export function signedWebhook(
+  event: Record<string, unknown>,
+  secret: string,
+  opts: { timestamp?: number } = {},
+): { body: string; signature: string } {
+  const body = JSON.stringify(event);
+  const signature = stripeWebhooks.generateTestHeaderString({
+    payload: body,
+    secret,
+    timestamp: opts.timestamp,
+  });
+  return { body, signature };
+}
