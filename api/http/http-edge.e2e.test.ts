@@ -255,18 +255,19 @@ describe('readiness', () => {
   });
 
   it('when Redis refuses connections, then /readyz answers 503 within 1 s and /healthz stays 200', async () => {
-    const down = await startTestApi({ REDIS_URL: 'redis://127.0.0.1:1/0' });
+    // Same env (database, secrets); only this API process gets a Redis URL nothing listens on.
+    const down = await start(t.env.configWith({ REDIS_URL: 'redis://127.0.0.1:1/0' }));
     try {
       for (let i = 0; i < 2; i++) {
-        const r = await timedReadyz(down.api.url);
+        const r = await timedReadyz(down.url);
         expect(r.status).toBe(503);
         expect(r.ms).toBeLessThan(1_000);
         expect(r.headers.get('retry-after')).toBeTruthy();
         expect(r.body).toMatchObject({ status: 'unavailable', checks: { postgres: 'ok', redis: 'down' } });
       }
-      expect((await down.call('GET', '/healthz')).status).toBe(200);
+      expect((await fetch(`${down.url}/healthz`)).status).toBe(200);
     } finally {
-      await down.close();
+      await down.stop();
     }
   });
 
@@ -280,19 +281,21 @@ describe('readiness', () => {
     hole.listen(0, '127.0.0.1');
     await once(hole, 'listening');
     const port = (hole.address() as net.AddressInfo).port;
-    const down = await startTestApi({
-      REDIS_URL: `redis://127.0.0.1:${port}/0`,
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/rendermill`,
-    });
+    const down = await start(
+      t.env.configWith({
+        REDIS_URL: `redis://127.0.0.1:${port}/0`,
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/rendermill`,
+      }),
+    );
     try {
-      const r = await timedReadyz(down.api.url);
+      const r = await timedReadyz(down.url);
       expect(r.status).toBe(503);
       expect(r.ms).toBeLessThan(1_000);
       expect(r.body).toMatchObject({ status: 'unavailable', checks: { postgres: 'down', redis: 'down' } });
     } finally {
       for (const s of sockets) s.destroy();
       hole.close();
-      await down.close();
+      await down.stop();
     }
   });
 });
