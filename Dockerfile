@@ -29,4 +29,6 @@ EXPOSE 3000
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Default: migrate, then serve the API. The worker service runs workers/main.ts without --migrate.
-CMD ["npx", "tsx", "shared/process/run.ts", "--migrate", "api/main.ts"]
+# `node --import tsx`, not `npx tsx`: npm exits on SIGTERM without passing it on, which would
+# leave the runner to be SIGKILLed instead of draining (seen with npm 11).
+CMD ["node", "--import", "tsx", "shared/process/run.ts", "--migrate", "api/main.ts"]
