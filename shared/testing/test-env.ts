@@ -48,7 +48,10 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
   const configWith = (more: Record<string, string>) => loadConfig({ ...base, ...more });
   const config = configWith({});
   const db = createDb(database.url, { poolMax: 4 });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  // Keys are cleaned where the env writes them; a test that points REDIS_URL at a dead port
+  // (readiness checks) still cleans the shared test server.
+  const local = /^redis:\/\/(127\.0\.0\.1|localhost):6379(\/|$)/.test(config.REDIS_URL);
+  const redis = new Redis(local ? config.REDIS_URL : TEST_REDIS_URL, { maxRetriesPerRequest: 3 });
   return {
     config,
     db,

@@ -1,6 +1,11 @@
+import os from 'node:os';
 import { RESOLUTIONS, type RenderRequest } from '../../../shared/jobs/job-requests.ts';
 import { cached, cacheKey, RENDERER_VERSION } from '../../cache/media-cache.ts';
+import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepDefinition } from '../../jobs/step.ts';
+
+const PARALLEL = Math.max(2, os.availableParallelism());
+
 import { drawScene } from './scene-source.ts';
 
 export interface SceneImagesResult {
@@ -15,27 +20,31 @@ export const sceneImagesStep: StepDefinition<RenderRequest> = {
     config.STEP_TIMEOUT_SECONDS * 1000 * Math.max(1, Math.ceil(payload.scenes.length / 10)),
   async run(ctx) {
     const [width, height] = RESOLUTIONS[ctx.payload.resolution];
-    const images: SceneImagesResult['images'] = [];
     let drawn = 0;
-    for (const [i, scene] of ctx.payload.scenes.entries()) {
-      const key = cacheKey({
-        kind: scene.image_url ? 'image_url' : 'card',
-        title: scene.title ?? null,
-        text: scene.image_url ? null : (scene.text ?? null),
-        image_url: scene.image_url ?? null,
-        background: scene.background,
-        width,
-        height,
-        renderer: RENDERER_VERSION,
-      });
-      const entry = await cached(ctx.services.storage, ctx.job.tenant_id, key, 'png', async () => ({
-        localPath: await drawScene(ctx, scene, { width, height }, `scene-${i}.png`),
-        meta: { width, height },
-      }));
-      if (!entry.hit) drawn++;
-      images.push({ imageKey: entry.dataKey });
-      await ctx.progress((i + 1) / ctx.payload.scenes.length);
-    }
+    let finished = 0;
+    const images: SceneImagesResult['images'] = await mapLimit(
+      ctx.payload.scenes,
+      PARALLEL,
+      async (scene, i) => {
+        const key = cacheKey({
+          kind: scene.image_url ? 'image_url' : 'card',
+          title: scene.title ?? null,
+          text: scene.image_url ? null : (scene.text ?? null),
+          image_url: scene.image_url ?? null,
+          background: scene.background,
+          width,
+          height,
+          renderer: RENDERER_VERSION,
+        });
+        const entry = await cached(ctx.services.storage, ctx.job.tenant_id, key, 'png', async () => ({
+          localPath: await drawScene(ctx, scene, { width, height }, `scene-${i}.png`),
+          meta: { width, height },
+        }));
+        if (!entry.hit) drawn++;
+        await ctx.progress(++finished / ctx.payload.scenes.length);
+        return { imageKey: entry.dataKey };
+      },
+    );
     return {
       result: { images } satisfies SceneImagesResult,
       usage: [{ metric: 'images', quantity: drawn }],

@@ -1,7 +1,11 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
 import { cached, cacheKey } from '../../cache/media-cache.ts';
+import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepDefinition } from '../../jobs/step.ts';
+
+const PARALLEL = Math.max(2, os.availableParallelism());
 
 export interface NarrationResult {
   /** Per scene: the narration's storage key and length, or null for a silent scene */
@@ -22,37 +26,39 @@ export const narrationStep: StepDefinition<RenderRequest> = {
   async run(ctx) {
     const tts = ctx.services.tts;
     if (!tts) throw new Error('no TTS provider configured on this worker');
-    const scenes: NarrationResult['scenes'] = [];
     let synthesised = 0;
     let hits = 0;
-    for (const [i, scene] of ctx.payload.scenes.entries()) {
-      if (!scene.text) {
-        scenes.push(null);
-        continue;
-      }
-      const text = scene.text;
-      const key = cacheKey({
-        kind: 'tts',
-        text,
-        voice: ctx.payload.voice,
-        engine: tts.name,
-        version: tts.version,
-      });
-      const entry = await cached(ctx.services.storage, ctx.job.tenant_id, key, 'wav', async () => {
-        const localPath = path.join(ctx.workDir, `tts-${i}.wav`);
-        const { durationSeconds } = await tts.synthesize({
+    let finished = 0;
+    // Scenes are independent: synthesise a few at once (espeak-ng is single-threaded).
+    const scenes: NarrationResult['scenes'] = await mapLimit(
+      ctx.payload.scenes,
+      PARALLEL,
+      async (scene, i) => {
+        if (!scene.text) return null;
+        const text = scene.text;
+        const key = cacheKey({
+          kind: 'tts',
           text,
           voice: ctx.payload.voice,
-          outPath: localPath,
-          signal: ctx.signal,
+          engine: tts.name,
+          version: tts.version,
         });
-        return { localPath, meta: { durationSeconds } };
-      });
-      if (entry.hit) hits++;
-      else synthesised += entry.meta.durationSeconds;
-      scenes.push({ audioKey: entry.dataKey, durationSeconds: entry.meta.durationSeconds });
-      await ctx.progress((i + 1) / ctx.payload.scenes.length);
-    }
+        const entry = await cached(ctx.services.storage, ctx.job.tenant_id, key, 'wav', async () => {
+          const localPath = path.join(ctx.workDir, `tts-${i}.wav`);
+          const { durationSeconds } = await tts.synthesize({
+            text,
+            voice: ctx.payload.voice,
+            outPath: localPath,
+            signal: ctx.signal,
+          });
+          return { localPath, meta: { durationSeconds } };
+        });
+        if (entry.hit) hits++;
+        else synthesised += entry.meta.durationSeconds;
+        await ctx.progress(++finished / ctx.payload.scenes.length);
+        return { audioKey: entry.dataKey, durationSeconds: entry.meta.durationSeconds };
+      },
+    );
     const spoken = scenes.filter(Boolean).length;
     return {
       result: { scenes } satisfies NarrationResult,

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { RESOLUTIONS, renderRequestSchema } from '../shared/jobs/job-requests.ts';
+import { createProducer } from '../shared/queue/producer.ts';
+import { createRedis } from '../shared/redis/redis.ts';
+import { composeArgs } from '../workers/media/compose.ts';
+import { runProcess } from '../workers/media/run-process.ts';
+import { start } from '../workers/main.ts';
+import { sceneDurations } from '../workers/tasks/render/compose-step.ts';
+import type { SceneImagesResult } from '../workers/tasks/render/images-step.ts';
+import type { NarrationResult } from '../workers/tasks/render/tts-step.ts';
+import { createBenchEnv } from './bench-env.ts';
+
+/**
+ * `npm run bench:render`: the render pipeline against one direct ffmpeg command, same run,
+ * same machine. The pipeline renders ../shared/fixtures/render-minute.json (10 scenes, 1080p)
+ * from nothing: TTS, cards, compose, storage, Postgres bookkeeping. The baseline encodes the
+ * identical video from the same images and audio with one ffmpeg call. Both are timed wall-clock.
+ */
+const fixturePath = process.argv[2] ?? path.resolve(import.meta.dirname, '../../shared/fixtures/render-minute.json');
+const request = renderRequestSchema.parse(JSON.parse(readFileSync(fixturePath, 'utf8')));
+const env = await createBenchEnv({ WORKER_QUEUES: 'render', WORKER_CONCURRENCY: '1' });
+const worker = await start(env.config);
+const connection = createRedis(env.config.REDIS_URL);
+const producer = createProducer(connection, env.config.REDIS_PREFIX);
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'rendermill-bench-direct-'));
+try {
+  await env.db('tenants').insert({ id: 'ten_bench', name: 'Bench', webhook_secret: 'whsec_bench' });
+  await env.db('jobs').insert({ id: 'job_bench', tenant_id: 'ten_bench', kind: 'render', payload: JSON.stringify(request) });
+  const t0 = performance.now();
+  await producer.enqueueJob({ id: 'job_bench', tenant_id: 'ten_bench', kind: 'render' });
+  let job: Record<string, unknown>;
+  for (;;) {
+    job = await env.db('jobs').where({ id: 'job_bench' }).first();
+    if (['succeeded', 'failed', 'canceled'].includes(String(job.status))) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const pipelineMs = performance.now() - t0;
+  if (job.status !== 'succeeded') throw new Error(`render ${String(job.status)}: ${String(job.error_message)}`);
+  const steps = await env.db('job_steps').where({ job_id: 'job_bench' }).orderBy('position');
+  const stepMs = Object.fromEntries(steps.map((s) => [s.name, new Date(s.finished_at).getTime() - new Date(s.started_at).getTime()]));
+  const results = Object.fromEntries(steps.map((s) => [s.name, s.result]));
+  const narration = results.tts as NarrationResult;
+  const images = results.images as SceneImagesResult;
+  const durations = sceneDurations(request, narration);
+  const storage = worker.services.storage;
+  const scenes = await Promise.all(
+    request.scenes.map(async (_s, i) => {
+      const imagePath = path.join(tmp, `${i}.png`);
+      await storage.download(images.images[i]!.imageKey, imagePath);
+      const a = narration.scenes[i];
+      const audioPath = a ? path.join(tmp, `${i}.wav`) : undefined;
+      if (a && audioPath) await storage.download(a.audioKey, audioPath);
+      return { imagePath, audioPath, durationSeconds: durations[i]! };
+    }),
+  );
+  const [width, height] = RESOLUTIONS[request.resolution];
+  const args = composeArgs({ scenes, width, height, fps: request.fps, outPath: path.join(tmp, 'direct.mp4') });
+  const t1 = performance.now();
+  await runProcess('ffmpeg', args);
+  const directMs = performance.now() - t1;
+  const videoSeconds = Number(job.output_duration_seconds);
+  const ratio = pipelineMs / directMs;
+  console.log(`fixture            ${path.basename(fixturePath)} (${request.scenes.length} scenes, ${request.resolution}, ${request.fps} fps)`);
+  console.log(`video length       ${videoSeconds.toFixed(2)} s`);
+  console.log(`pipeline wall      ${(pipelineMs / 1000).toFixed(2)} s  (steps: ${Object.entries(stepMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')})`);
+  console.log(`direct ffmpeg wall ${(directMs / 1000).toFixed(2)} s`);
+  console.log(`ratio              ${ratio.toFixed(3)}× direct ffmpeg (target ≤ 1.10)`);
+  console.log(`realtime factor    ${(videoSeconds / (pipelineMs / 1000)).toFixed(2)}× realtime (target ≥ 3)`);
+} finally {
+  await worker.stop();
+  await producer.close();
+  connection.disconnect();
+  await rm(tmp, { recursive: true, force: true });
+  await env.close();
+}
