@@ -115,3 +115,36 @@ describe('render.run', () => {
     expect(image.video).toMatchObject({ width: 320, height: 180 });
   });
 });
+
+describe('outputs and metrics', () => {
+  it('when an output passes its retention, then the sweeper deletes the file and marks it deleted', async () => {
+    const tenant = await t.tenant();
+    const id = await t.submit(tenant, 'image', { title: 'old', width: 32, height: 32 });
+    const job = await t.waitFor(id, ['succeeded']);
+    const file = t.worker.services.storage.localPath(job.output_key!)!;
+    expect(await t.worker.services.storage.stat(job.output_key!)).not.toBeNull();
+    await t.env
+      .db('jobs')
+      .update({ output_expires_at: new Date(Date.now() - 1000) })
+      .where({ id });
+    const { sweepExpiredOutputs } = await import('../maintenance/sweep-outputs-task.ts');
+    expect(await sweepExpiredOutputs(t.worker.services)).toBe(1);
+    expect(await t.worker.services.storage.stat(job.output_key!)).toBeNull();
+    expect(file).toContain(tenant);
+    const after = await t.env.db('jobs').where({ id }).first();
+    expect(after.output_deleted_at).not.toBeNull();
+    expect(await sweepExpiredOutputs(t.worker.services)).toBe(0);
+  });
+
+  it('when jobs have run, then the worker /metrics exposes step durations, finished jobs and cache hits', async () => {
+    const text = await (await fetch(t.worker.metricsUrl)).text();
+    expect(text).toMatch(
+      /rendermill_step_duration_seconds_count\{[^}]*kind="render"[^}]*step="compose"[^}]*outcome="succeeded"/,
+    );
+    expect(text).toMatch(
+      /rendermill_jobs_finished_total\{[^}]*kind="render"[^}]*outcome="succeeded"[^}]*\} [1-9]/,
+    );
+    expect(text).toMatch(/rendermill_cache_hits_total\{[^}]*kind="render"[^}]*\} [1-9]/);
+    expect(text).toContain('rendermill_queue_depth');
+  });
+});
