@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { hashSecret } from '../../shared/crypto/tokens.ts';
 import { RateLimitedError, UnavailableError } from '../../shared/errors/http-errors.ts';
 
 /**
@@ -54,7 +55,8 @@ export function createRateLimits(
     },
     async magicLink(email, ip) {
       await consume(perIp, ip);
-      await consume(perEmail, email);
+      // Keys hold a hash, not the address: Redis is not a place for PII.
+      await consume(perEmail, hashSecret(email));
     },
   };
 }
