@@ -37,14 +37,12 @@ describe('chaos: worker SIGKILL mid-render', () => {
         voice: 'en',
         metadata: {},
       };
-      await env
-        .db('jobs')
-        .insert({
-          id: 'job_chaos1',
-          tenant_id: 'ten_chaos',
-          kind: 'render',
-          payload: JSON.stringify(payload),
-        });
+      await env.db('jobs').insert({
+        id: 'job_chaos1',
+        tenant_id: 'ten_chaos',
+        kind: 'render',
+        payload: JSON.stringify(payload),
+      });
       await producer.enqueueJob({ id: 'job_chaos1', tenant_id: 'ten_chaos', kind: 'render' });
 
       // Kill it once the render has finished at least one step and is encoding.

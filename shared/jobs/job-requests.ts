@@ -10,7 +10,10 @@ const httpUrl = z
   .max(2048)
   .url('must be a URL')
   .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL');
-const voice = z.string().regex(/^[a-z]{2,3}(-[a-z0-9]+)*$/, 'must be a voice like en or en-us').default('en');
+const voice = z
+  .string()
+  .regex(/^[a-z]{2,3}(-[a-z0-9]+)*$/, 'must be a voice like en or en-us')
+  .default('en');
 const metadata = z
   .record(z.string().max(64), z.unknown())
   .refine((m) => Object.keys(m).length <= 32, 'at most 32 keys')
