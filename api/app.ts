@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import type { Mailer } from '../shared/mail/mailer.ts';
+import type { PlanCatalogue } from '../shared/metering/plans.ts';
 import type { Metrics } from '../shared/metrics/metrics.ts';
 import type { Producer } from '../shared/queue/producer.ts';
 import type { Storage } from '../shared/storage/storage.ts';
@@ -15,12 +16,18 @@ import type { AuthService } from './features/auth/auth-service.ts';
 import type { AuthStore } from './features/auth/auth-store.ts';
 import { authenticate as authRequired } from './features/auth/authenticate.ts';
 import type { JwtCodec } from './features/auth/jwt.ts';
+import { billingRoutes, checkoutReturnRoutes } from './features/billing/billing-routes.ts';
+import type { BillingService } from './features/billing/billing-service.ts';
+import type { StripeEventHandler } from './features/billing/stripe-events.ts';
+import { stripeWebhookRoutes } from './features/billing/stripe-webhook-routes.ts';
 import { fileRoutes } from './features/jobs/file-routes.ts';
 import { jobRoutes } from './features/jobs/job-routes.ts';
 import type { JobService } from './features/jobs/job-service.ts';
 import { createWebhookSecretStore, webhookSecretRoutes } from './features/jobs/webhook-secret-routes.ts';
 import { meRoutes } from './features/me/me-routes.ts';
 import { opsRoutes } from './features/ops/ops-routes.ts';
+import { planRoutes } from './features/usage/plan-routes.ts';
+import { usageRoutes } from './features/usage/usage-routes.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { httpMetrics } from './http/http-metrics.ts';
 import type { RateLimits } from './http/rate-limit.ts';
@@ -46,6 +53,12 @@ export interface ApiDeps {
   storage: Storage;
   /** Job submission, status, cancel and downloads; its quota seams are set in api/main.ts. */
   jobs: JobService;
+  /** The plan catalogue (PLANS_FILE or the API.md defaults). */
+  plans: PlanCatalogue;
+  /** Checkout, portal, subscription, invoices (503 for the Stripe calls in local-ledger mode). */
+  billing: BillingService;
+  /** Applies verified Stripe webhook events, each once. */
+  stripeEvents: StripeEventHandler;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -60,13 +73,16 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }));
 
-  // Stripe webhooks need the raw body: mounted here, before the JSON parser, by the billing feature.
+  // Stripe webhooks need the raw body: mounted here, before the JSON parser.
+  app.use(stripeWebhookRoutes({ secret: deps.config.STRIPE_WEBHOOK_SECRET, handle: deps.stripeEvents }));
 
   app.use(express.json({ limit: '1mb', strict: true }));
 
   app.use(authPublicRoutes({ auth: deps.auth, limits: deps.limits }));
   // Signed download links: the signature is the credential, no bearer token.
   app.use(fileRoutes({ jobs: deps.jobs }));
+  app.use(planRoutes({ plans: deps.plans }));
+  app.use(checkoutReturnRoutes());
 
   // Everything else under /v1 needs a bearer token (so an unauthenticated unknown /v1 path is a 401).
   const authed = express.Router();
@@ -86,6 +102,8 @@ export function createApp(deps: ApiDeps): Express {
   authed.use(apiKeyRoutes({ db: deps.db, store: deps.apiKeyStore }));
   authed.use(jobRoutes({ jobs: deps.jobs }));
   authed.use(webhookSecretRoutes({ db: deps.db, store: createWebhookSecretStore() }));
+  authed.use(usageRoutes({ db: deps.db, plans: deps.plans }));
+  authed.use(billingRoutes({ billing: deps.billing }));
   app.use(authed);
 
   app.use(notFoundHandler());

@@ -1,9 +1,13 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
+import { createPlanGate } from '../shared/metering/plan-gate.ts';
+import { loadPlanCatalogue } from '../shared/metering/plans.ts';
+import { createQuotaService, release } from '../shared/metering/quota-service.ts';
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
 import { createProducer } from '../shared/queue/producer.ts';
@@ -14,9 +18,11 @@ import { createApiKeyStore } from './features/api-keys/api-key-store.ts';
 import { createAuthService } from './features/auth/auth-service.ts';
 import { createAuthStore } from './features/auth/auth-store.ts';
 import { createJwtCodec } from './features/auth/jwt.ts';
+import { createBillingService } from './features/billing/billing-service.ts';
+import { createBillingStore } from './features/billing/billing-store.ts';
+import { createStripeEventHandler } from './features/billing/stripe-events.ts';
 import { createJobService } from './features/jobs/job-service.ts';
 import { createJobStore } from './features/jobs/job-store.ts';
-import { noPlanGate, noRelease, noReservation } from './features/jobs/submission-seams.ts';
 import { createRateLimits } from './http/rate-limit.ts';
 
 export interface ApiProcess {
@@ -64,6 +70,32 @@ export async function start(config: Config): Promise<ApiProcess> {
   // Enqueues on the request connection: a dead Redis fails the add in ~2 s and the reconciler takes over.
   const producer = createProducer(redis, config.REDIS_PREFIX);
   const storage = createLocalStorage(config.STORAGE_DIR);
+  const plans = loadPlanCatalogue(config.PLANS_FILE);
+  const stripe = createStripeClient({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL });
+  if (stripe) {
+    logger.info({ stripe_api: config.STRIPE_API_URL ?? 'https://api.stripe.com' }, 'billing: Stripe mode');
+  } else {
+    logger.info(
+      'billing: local-ledger mode (STRIPE_SECRET_KEY unset): usage is metered and plan limits enforced; checkout, portal and invoices answer 503',
+    );
+  }
+  const quota = createQuotaService({ plans });
+  const billingStore = createBillingStore();
+  const billing = createBillingService({
+    db,
+    store: billingStore,
+    plans,
+    stripe,
+    publicUrl: config.PUBLIC_URL,
+  });
+  const stripeEvents = createStripeEventHandler({
+    db,
+    store: billingStore,
+    plans,
+    mailer,
+    logger,
+    publicUrl: config.PUBLIC_URL,
+  });
   const jobs = createJobService({
     db,
     store: createJobStore(),
@@ -74,11 +106,15 @@ export async function start(config: Config): Promise<ApiProcess> {
     publicUrl: config.PUBLIC_URL,
     signingSecret: config.JWT_SECRET,
     allowPrivateHosts: config.FETCH_ALLOW_PRIVATE,
-    // Quota seams: metering replaces these (reserve throws 402 inside the submit transaction,
-    // gate throws 403 upgrade_required before it, release frees a canceled queued job's booking).
-    reserve: noReservation,
-    release: noRelease,
-    gate: noPlanGate,
+    // Metering: reserve throws 402 inside the submit transaction, gate throws 403
+    // upgrade_required before it, release frees a canceled queued job's reservation.
+    reserve: async (trx, args) => {
+      await quota.reserve(trx, args);
+    },
+    release: async (trx, { jobId }) => {
+      await release(trx, jobId);
+    },
+    gate: createPlanGate({ db, plans }),
   });
   const deps: ApiDeps = {
     config,
@@ -95,6 +131,9 @@ export async function start(config: Config): Promise<ApiProcess> {
     producer,
     storage,
     jobs,
+    plans,
+    billing,
+    stripeEvents,
   };
 
   const server = createApp(deps).listen(config.PORT);

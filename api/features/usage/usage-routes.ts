@@ -1,0 +1,148 @@
+import { once } from 'node:events';
+import { type Response, Router } from 'express';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { UpgradeRequiredError } from '../../../shared/errors/http-errors.ts';
+import { METRICS } from '../../../shared/jobs/estimate.ts';
+import { periodKey, periodOf } from '../../../shared/metering/periods.ts';
+import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
+import { tenantPlan } from '../../../shared/metering/tenant-plan.ts';
+import { readCounters } from '../../../shared/metering/usage-counters.ts';
+import { parseInput } from '../../../shared/validation/parse.ts';
+import { principalOf } from '../../http/request-context.ts';
+import { requireRole } from '../auth/authenticate.ts';
+import { decodeLedgerCursor, encodeLedgerCursor, type LedgerRow, ledgerPage } from './usage-store.ts';
+
+const rfc3339 = z
+  .string()
+  .datetime({ offset: true, message: 'must be an RFC 3339 time like 2026-11-01T00:00:00Z' })
+  .transform((s) => new Date(s));
+
+const rangeQuery = z
+  .object({ from: rfc3339.optional(), to: rfc3339.optional() })
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'must be after from', path: ['to'] });
+
+const eventsQuery = z.intersection(
+  rangeQuery,
+  z.object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    cursor: z.string().max(200).optional(),
+  }),
+);
+
+function eventView(r: LedgerRow) {
+  return {
+    id: r.id,
+    job_id: r.job_id,
+    step: r.step,
+    metric: r.metric,
+    quantity: r.quantity,
+    occurred_at: r.occurred_at,
+    reported_at: r.reported_at,
+  };
+}
+
+const CSV_COLUMNS = ['id', 'occurred_at', 'job_id', 'step', 'metric', 'quantity', 'reported_at'] as const;
+const CSV_BATCH = 1000;
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  // Quote what needs it; a leading = + - @ would be a formula in a spreadsheet.
+  const safe = /^[=+\-@]/.test(s) && Number.isNaN(Number(s)) ? `'${s}` : s;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+async function write(res: Response, chunk: string): Promise<void> {
+  if (!res.write(chunk)) await once(res, 'drain');
+}
+
+/** `GET /v1/usage`, `/v1/usage/events`, `/v1/usage/export.csv`: viewer and above. */
+export function usageRoutes(deps: { db: Knex; plans: PlanCatalogue }): Router {
+  const r = Router();
+  const { db, plans } = deps;
+
+  r.get('/v1/usage', requireRole('viewer'), async (req, res) => {
+    const { tenantId } = principalOf(req);
+    const now = new Date();
+    const plan = await tenantPlan(db, plans, tenantId, now);
+    const { start, end } = periodOf(now);
+    const rows = await readCounters(db, tenantId, periodKey(now));
+    const byMetric = new Map(rows.map((c) => [c.metric, c]));
+    const metrics = Object.fromEntries(
+      METRICS.map((m) => {
+        const c = byMetric.get(m) ?? { used: 0, reserved: 0 };
+        const limit = plan.limits[m];
+        const remaining = limit === null ? null : Math.max(0, limit - c.used - c.reserved);
+        return [m, { used: c.used, reserved: c.reserved, limit, remaining }];
+      }),
+    );
+    res.json({
+      period: { start: start.toISOString(), end: end.toISOString() },
+      plan: plan.name,
+      // true: limits are included amounts and usage past them is billed instead of refused.
+      overage: plan.overage,
+      metrics,
+    });
+  });
+
+  r.get('/v1/usage/events', requireRole('viewer'), async (req, res) => {
+    const { tenantId } = principalOf(req);
+    const q = parseInput(eventsQuery, req.query);
+    const after = q.cursor ? decodeLedgerCursor(q.cursor) : undefined;
+    const rows = await ledgerPage(db, {
+      tenantId,
+      from: q.from,
+      to: q.to,
+      limit: q.limit + 1,
+      after,
+      order: 'desc',
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    res.json({
+      data: page.map(eventView),
+      next_cursor: rows.length > q.limit && last ? encodeLedgerCursor(last) : null,
+    });
+  });
+
+  r.get('/v1/usage/export.csv', requireRole('viewer'), async (req, res) => {
+    const { tenantId } = principalOf(req);
+    const q = parseInput(rangeQuery, req.query);
+    const plan = await tenantPlan(db, plans, tenantId);
+    if (!plan.usage_export) {
+      const upgrade = plans.firstWith((p) => p.usage_export);
+      throw new UpgradeRequiredError('usage_export', upgrade?.name ?? 'pro');
+    }
+    res.status(200);
+    res.type('text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="usage-${tenantId}.csv"`);
+    res.setHeader('Cache-Control', 'no-store');
+    // Keyset pages, oldest first, written as they come: memory stays flat for any ledger size.
+    await write(res, `${CSV_COLUMNS.join(',')}\r\n`);
+    let after: { at: string; id: string } | undefined;
+    for (;;) {
+      const rows = await ledgerPage(db, {
+        tenantId,
+        from: q.from,
+        to: q.to,
+        limit: CSV_BATCH,
+        after,
+        order: 'asc',
+      });
+      if (res.destroyed) return; // the client went away
+      if (rows.length > 0) {
+        const view = rows.map(eventView);
+        await write(
+          res,
+          view.map((row) => `${CSV_COLUMNS.map((c) => csvCell(row[c])).join(',')}\r\n`).join(''),
+        );
+      }
+      const last = rows.at(-1);
+      if (!last || rows.length < CSV_BATCH) break;
+      after = { at: last.position, id: last.id };
+    }
+    res.end();
+  });
+
+  return r;
+}
