@@ -9,8 +9,12 @@ import type { PlanCatalogue } from '../shared/metering/plans.ts';
 import type { Metrics } from '../shared/metrics/metrics.ts';
 import type { Producer } from '../shared/queue/producer.ts';
 import type { Storage } from '../shared/storage/storage.ts';
+import { accountRoutes } from './features/account/account-routes.ts';
+import type { AccountService } from './features/account/account-service.ts';
 import { apiKeyRoutes } from './features/api-keys/api-key-routes.ts';
 import type { ApiKeyStore } from './features/api-keys/api-key-store.ts';
+import { auditLogRoutes } from './features/audit-log/audit-log-routes.ts';
+import { createAuditLogStore } from './features/audit-log/audit-log-store.ts';
 import { authPublicRoutes, authSessionRoutes } from './features/auth/auth-routes.ts';
 import type { AuthService } from './features/auth/auth-service.ts';
 import type { AuthStore } from './features/auth/auth-store.ts';
@@ -25,7 +29,12 @@ import { jobRoutes } from './features/jobs/job-routes.ts';
 import type { JobService } from './features/jobs/job-service.ts';
 import { createWebhookSecretStore, webhookSecretRoutes } from './features/jobs/webhook-secret-routes.ts';
 import { meRoutes } from './features/me/me-routes.ts';
+import { memberRoutes } from './features/members/member-routes.ts';
+import { createMemberService } from './features/members/member-service.ts';
+import { createMemberStore } from './features/members/member-store.ts';
 import { opsRoutes } from './features/ops/ops-routes.ts';
+import { sessionRoutes } from './features/sessions/session-routes.ts';
+import { createSessionStore } from './features/sessions/session-store.ts';
 import { planRoutes } from './features/usage/plan-routes.ts';
 import { usageRoutes } from './features/usage/usage-routes.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
@@ -59,6 +68,8 @@ export interface ApiDeps {
   billing: BillingService;
   /** Applies verified Stripe webhook events, each once. */
   stripeEvents: StripeEventHandler;
+  /** Account export and deletion requests. */
+  account: AccountService;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -104,6 +115,17 @@ export function createApp(deps: ApiDeps): Express {
   authed.use(webhookSecretRoutes({ db: deps.db, store: createWebhookSecretStore() }));
   authed.use(usageRoutes({ db: deps.db, plans: deps.plans }));
   authed.use(billingRoutes({ billing: deps.billing }));
+  const memberStore = createMemberStore();
+  authed.use(
+    memberRoutes({
+      db: deps.db,
+      store: memberStore,
+      members: createMemberService({ db: deps.db, store: memberStore, auth: deps.auth }),
+    }),
+  );
+  authed.use(sessionRoutes({ db: deps.db, store: createSessionStore() }));
+  authed.use(auditLogRoutes({ db: deps.db, store: createAuditLogStore() }));
+  authed.use(accountRoutes({ account: deps.account }));
   app.use(authed);
 
   app.use(notFoundHandler());

@@ -14,6 +14,8 @@ import { createProducer } from '../shared/queue/producer.ts';
 import { createRequestRedis } from '../shared/redis/redis.ts';
 import { createLocalStorage } from '../shared/storage/local-storage.ts';
 import { type ApiDeps, createApp } from './app.ts';
+import { createAccountService } from './features/account/account-service.ts';
+import { createAccountStore } from './features/account/account-store.ts';
 import { createApiKeyStore } from './features/api-keys/api-key-store.ts';
 import { createAuthService } from './features/auth/auth-service.ts';
 import { createAuthStore } from './features/auth/auth-store.ts';
@@ -116,6 +118,16 @@ export async function start(config: Config): Promise<ApiProcess> {
     },
     gate: createPlanGate({ db, plans }),
   });
+  const account = createAccountService({
+    db,
+    store: createAccountStore(),
+    jobStore: createJobStore(),
+    jobs,
+    producer,
+    mailer,
+    logger,
+    graceSeconds: config.ACCOUNT_DELETION_GRACE_SECONDS,
+  });
   const deps: ApiDeps = {
     config,
     db,
@@ -134,6 +146,7 @@ export async function start(config: Config): Promise<ApiProcess> {
     plans,
     billing,
     stripeEvents,
+    account,
   };
 
   const server = createApp(deps).listen(config.PORT);
@@ -155,6 +168,7 @@ export async function start(config: Config): Promise<ApiProcess> {
         server.closeIdleConnections();
       });
       await auth.drain();
+      await account.drain();
       mailer.close();
       await producer.close();
       redis.disconnect();

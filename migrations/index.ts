@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as foundation from './20261120000001_foundation.ts';
 import * as jobs from './20261120000002_jobs.ts';
 import * as metering from './20261120000003_metering.ts';
+import * as account from './20261120000004_account.ts';
 
 export interface Migration {
   name: string;
@@ -14,4 +15,5 @@ export const migrations: Migration[] = [
   { name: '20261120000001_foundation', ...foundation },
   { name: '20261120000002_jobs', ...jobs },
   { name: '20261120000003_metering', ...metering },
+  { name: '20261120000004_account', ...account },
 ];

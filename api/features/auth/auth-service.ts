@@ -11,6 +11,7 @@ import type { AuthStore } from './auth-store.ts';
 import type { JwtCodec } from './jwt.ts';
 
 export const MAGIC_LINK_TTL_MS = 15 * 60 * 1000;
+export const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
 
 export interface ClientInfo {
   ip: string | null;
@@ -75,6 +76,20 @@ export function createAuthService(deps: Deps) {
     };
   }
 
+  function linkMail(email: string, token: string, purpose: 'login' | 'invite', tenantName?: string) {
+    const link = `${deps.publicUrl}/v1/auth/verify?token=${encodeURIComponent(token)}`;
+    const text =
+      purpose === 'invite'
+        ? `You have been invited to join ${tenantName ?? 'a team'} on Rendermill.\n\nAccept the invitation (valid for 7 days, single use):\n${link}\n`
+        : `Sign in to Rendermill with this link (valid for 15 minutes, single use):\n${link}\n\nIf you did not ask for it, ignore this email.`;
+    return {
+      to: email,
+      subject: purpose === 'invite' ? 'You are invited to Rendermill' : 'Your Rendermill sign-in link',
+      text,
+      link,
+    };
+  }
+
   return {
     /** Creates a sign-in (or invite) token and mails its link. Returns at once; the send is async. */
     sendLink(
@@ -90,7 +105,7 @@ export function createAuthService(deps: Deps) {
       background(async () => {
         const token = newSecret('', 32);
         const purpose = opts.purpose ?? 'login';
-        const ttl = purpose === 'invite' ? 7 * 24 * 3600 * 1000 : MAGIC_LINK_TTL_MS;
+        const ttl = purpose === 'invite' ? INVITE_TTL_MS : MAGIC_LINK_TTL_MS;
         await store.insertToken(db, {
           id: newId('mlt'),
           token_hash: hashSecret(token),
@@ -101,19 +116,42 @@ export function createAuthService(deps: Deps) {
           invited_by: opts.invitedBy ?? null,
           expires_at: new Date(Date.now() + ttl),
         });
-        const link = `${deps.publicUrl}/v1/auth/verify?token=${encodeURIComponent(token)}`;
-        const text =
-          purpose === 'invite'
-            ? `You have been invited to join ${opts.tenantName ?? 'a team'} on Rendermill.\n\nAccept the invitation (valid for 7 days, single use):\n${link}\n`
-            : `Sign in to Rendermill with this link (valid for 15 minutes, single use):\n${link}\n\nIf you did not ask for it, ignore this email.`;
-        await deps.mailer.send({
-          to: email,
-          subject: purpose === 'invite' ? 'You are invited to Rendermill' : 'Your Rendermill sign-in link',
-          text,
-          link,
-        });
+        await deps.mailer.send(linkMail(email, token, purpose, opts.tenantName));
         logger.info({ to: maskEmail(email), purpose }, 'sign-in link sent');
       });
+    },
+
+    /**
+     * The invite flavour of `sendLink` for the members feature: the token row is written in the
+     * caller's transaction (so it lands with its audit entry, and its id can be answered), and
+     * `send()` — to call after commit — mails the link in the background.
+     */
+    async createInvite(
+      trx: Knex.Transaction,
+      opts: { email: string; tenantId: string; role: Role; invitedBy: string | null; tenantName: string },
+    ): Promise<{ id: string; expiresAt: Date; send(): void }> {
+      const token = newSecret('', 32);
+      const id = newId('mlt');
+      const expiresAt = new Date(Date.now() + INVITE_TTL_MS);
+      await store.insertToken(trx, {
+        id,
+        token_hash: hashSecret(token),
+        email: opts.email,
+        purpose: 'invite',
+        tenant_id: opts.tenantId,
+        role: opts.role,
+        invited_by: opts.invitedBy,
+        expires_at: expiresAt,
+      });
+      return {
+        id,
+        expiresAt,
+        send: () =>
+          background(async () => {
+            await deps.mailer.send(linkMail(opts.email, token, 'invite', opts.tenantName));
+            logger.info({ to: maskEmail(opts.email), purpose: 'invite' }, 'sign-in link sent');
+          }),
+      };
     },
 
     /** Consumes a link token and opens a session. First sign-in creates user, tenant and owner membership. */

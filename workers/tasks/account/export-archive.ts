@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -6,39 +7,17 @@ import { pipeline } from 'node:stream/promises';
 import { ZipArchive } from 'archiver';
 import type { Storage } from '../../../shared/storage/storage.ts';
 import type { ExportReader } from './export-data.ts';
+import {
+  csvField,
+  type ExportManifest,
+  fileChunks,
+  type ManifestFile,
+  NOT_INCLUDED,
+  type OutputEntry,
+  storageChunks,
+} from './export-format.ts';
 
 type Row = Record<string, unknown>;
-
-export interface ManifestFile {
-  path: string;
-  description: string;
-  /** Records in a JSON/CSV file (absent for single objects and output files) */
-  records?: number;
-}
-
-export interface OutputEntry {
-  job_id: string;
-  kind: string;
-  content_type: string | null;
-  bytes: number | null;
-  /** `included`: under `file` in this ZIP; `linked`: over the size cap, download from `download_url`; `missing`: gone from storage */
-  status: 'included' | 'linked' | 'missing';
-  file?: string;
-  download_url?: string;
-  link_expires_at?: string;
-}
-
-export interface ExportManifest {
-  format: 'rendermill-account-export';
-  version: 1;
-  tenant_id: string;
-  export_job_id: string;
-  generated_at: string;
-  files: ManifestFile[];
-  counts: Record<string, number>;
-  outputs: { inline_cap_bytes: number; included_bytes: number };
-  not_included: string;
-}
 
 export interface ExportZipOptions {
   reader: ExportReader;
@@ -56,16 +35,6 @@ export interface ExportZipOptions {
   now?: Date;
 }
 
-const NOT_INCLUDED =
-  'Secrets are never exported: sign-in, invite and refresh tokens, API keys (only their prefix and last ' +
-  '4 characters, as the API shows them), the webhook signing secret, and the hashes of any of them.';
-
-/** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 /**
  * Streams the tenant's data into a ZIP at `zipPath`: memory stays flat however large the tenant.
  * Entries are added one after the other (each waits for the archiver to take the previous),
@@ -76,7 +45,8 @@ export async function writeExportZip(
 ): Promise<{ bytes: number; manifest: ExportManifest }> {
   const generatedAt = o.now ?? new Date();
   const zip = new ZipArchive({ zlib: { level: 6 } });
-  const written = pipeline(zip, createWriteStream(o.zipPath));
+  const zipFile = createWriteStream(o.zipPath);
+  const written = pipeline(zip, zipFile);
   // Observed below; this keeps an early failure from surfacing as an unhandled rejection.
   written.catch(() => undefined);
   const files: ManifestFile[] = [];
@@ -101,15 +71,18 @@ export async function writeExportZip(
   async function add(name: string, chunks: AsyncIterable<string | Buffer>): Promise<void> {
     const body = new PassThrough();
     const done = entryDone(name);
+    // Awaited below; when the loop bails out first, its later rejection must not go unhandled.
+    done.catch(() => undefined);
     zip.append(body, { name, date: generatedAt });
     try {
       for await (const c of chunks) {
         o.signal.throwIfAborted();
-        if (!body.write(c)) await new Promise((r) => body.once('drain', r));
+        if (!body.write(c)) await once(body, 'drain');
       }
       body.end();
     } catch (err) {
-      body.destroy(err as Error);
+      // No error argument: the archiver pipes this stream without an error listener.
+      body.destroy();
       throw err;
     }
     await done;
@@ -194,7 +167,7 @@ export async function writeExportZip(
     csv.write(`${columns.join(',')}\r\n`);
     const toCsv = async (page: Row[]) => {
       const lines = page.map((r) => `${columns.map((c) => csvField(r[c])).join(',')}\r\n`).join('');
-      if (!csv.write(lines)) await new Promise((r) => csv.once('drain', r));
+      if (!csv.write(lines)) await once(csv, 'drain');
     };
     await add('usage.json', jsonArray(o.reader.usage(), 'usage_events', toCsv));
     files.push({
@@ -243,6 +216,7 @@ export async function writeExportZip(
       } else if (includedBytes + stat.bytes <= o.inlineCapBytes) {
         const file = `outputs/${path.posix.basename(out.key)}`;
         await add(file, storageChunks(o.storage, out.key));
+        files.push({ path: file, description: `Output of job ${out.job_id}` });
         includedBytes += stat.bytes;
         outputs.push({ ...base, status: 'included', file });
       } else {
@@ -283,17 +257,9 @@ export async function writeExportZip(
     return { bytes: zip.pointer(), manifest };
   } catch (err) {
     zip.abort();
+    zipFile.destroy();
     await written.catch(() => undefined);
     await rm(o.zipPath, { force: true });
     throw err;
   }
-}
-
-async function* fileChunks(file: string): AsyncGenerator<Buffer> {
-  for await (const c of createReadStream(file)) yield c as Buffer;
-}
-
-/** Opens the object only when the archiver is ready for it: one open file at a time. */
-async function* storageChunks(storage: Storage, key: string): AsyncGenerator<Buffer> {
-  for await (const c of await storage.read(key)) yield c as Buffer;
 }

@@ -1,0 +1,59 @@
+import type { Knex } from 'knex';
+import type { JobRow } from '../jobs/job-store.ts';
+
+type Db = Knex | Knex.Transaction;
+
+/** Account lifecycle SQL: the open export/deletion of a tenant, its owners, the caller's sign-in time. */
+export function createAccountStore() {
+  return {
+    /** Serialises export and deletion requests of one tenant (no two open deletions, no export pile-up). */
+    async lockTenant(
+      trx: Knex.Transaction,
+      tenantId: string,
+    ): Promise<{ name: string; deletion_scheduled_for: Date | null }> {
+      const row = await trx('tenants')
+        .select('name', 'deletion_scheduled_for')
+        .where({ id: tenantId })
+        .forUpdate()
+        .first();
+      if (!row) throw new Error(`tenant ${tenantId} vanished under a live session`);
+      return row as { name: string; deletion_scheduled_for: Date | null };
+    },
+
+    /** The tenant's queued or running job of this kind, locked, if any. */
+    async openJob(
+      trx: Knex.Transaction,
+      tenantId: string,
+      kind: 'export' | 'deletion',
+    ): Promise<JobRow | null> {
+      const row = await trx('jobs')
+        .where({ tenant_id: tenantId, kind })
+        .whereIn('status', ['queued', 'running'])
+        .orderBy('created_at', 'desc')
+        .forUpdate()
+        .first();
+      return (row as JobRow | undefined) ?? null;
+    },
+
+    async setDeletionScheduledFor(trx: Knex.Transaction, tenantId: string, at: Date | null): Promise<void> {
+      await trx('tenants').update({ deletion_scheduled_for: at }).where({ id: tenantId });
+    },
+
+    /** When the session's user last proved they hold the mailbox (a magic link), not when it was refreshed. */
+    async sessionAuthenticatedAt(db: Db, sessionId: string): Promise<Date | null> {
+      const row = await db('sessions').select('authenticated_at').where({ id: sessionId }).first();
+      return (row?.authenticated_at as Date | undefined) ?? null;
+    },
+
+    async ownerEmails(db: Db, tenantId: string): Promise<string[]> {
+      const rows: Array<{ email: string }> = await db('memberships as m')
+        .join('users as u', 'u.id', 'm.user_id')
+        .select('u.email')
+        .where({ 'm.tenant_id': tenantId, 'm.role': 'owner' })
+        .orderBy('u.email');
+      return rows.map((r) => r.email);
+    },
+  };
+}
+
+export type AccountStore = ReturnType<typeof createAccountStore>;

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { ValidationError } from '../../shared/errors/http-errors.ts';
+
+/**
+ * Opaque list cursors: base64url of the last row's sort key. For `(timestamp, id)` orders the
+ * timestamp travels as Postgres text with microseconds (`position` columns below): a JS Date
+ * drops them and the next page would skip or repeat rows.
+ */
+export const POSITION_SQL = `to_char(?? AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+export function encodeCursor(parts: Array<string | number>): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+/** `[timestamp, id]` from a cursor we made; anything else is a 400 naming `/cursor`. */
+export function decodeTimeCursor(cursor: string): { at: string; id: string } {
+  const parts = decodeParts(cursor);
+  const [at, id] = parts;
+  if (parts.length !== 2 || typeof at !== 'string' || typeof id !== 'string' || !TIMESTAMP.test(at)) {
+    throw badCursor();
+  }
+  // The calendar check keeps `2026-02-30` from reaching SQL, where the cast would be a 500.
+  if (Number.isNaN(Date.parse(at)) || new Date(at).toISOString().slice(0, 19) !== at.slice(0, 19)) {
+    throw badCursor();
+  }
+  return { at, id };
+}
+
+/** A positive integer id from a cursor we made (audit log order). */
+export function decodeIdCursor(cursor: string): number {
+  const [id, ...rest] = decodeParts(cursor);
+  if (rest.length > 0 || typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw badCursor();
+  return id;
+}
+
+function decodeParts(cursor: string): unknown[] {
+  if (cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw badCursor();
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed)) return parsed;
+  } catch {
+    // fall through
+  }
+  throw badCursor();
+}
+
+function badCursor(): ValidationError {
+  return new ValidationError([{ path: '/cursor', message: 'not a cursor this API returned' }]);
+}
+
+/** `?limit=&cursor=` of every list (API.md conventions). */
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(200).optional(),
+});
