@@ -189,8 +189,8 @@ describe('settle and release', () => {
     });
     // A retried step writes nothing again.
     expect(await env.db.transaction((trx) => recordUsage(trx, usage))).toEqual([]);
-    expect(await env.db.transaction((trx) => settle(trx, jobId))).toBe(true);
-    expect(await env.db.transaction((trx) => settle(trx, jobId))).toBe(false);
+    await env.db.transaction((trx) => settle(trx, jobId));
+    await env.db.transaction((trx) => settle(trx, jobId));
     expect(await counters(tenantId)).toEqual({
       render_seconds: { used: 33.8, reserved: 0 },
       tts_seconds: { used: 18.5, reserved: 0 },
@@ -207,13 +207,18 @@ describe('settle and release', () => {
     await env.db.transaction((trx) =>
       recordUsage(trx, [{ tenantId, jobId, step: 'tts', metric: 'tts_seconds', quantity: 19 }]),
     );
-    expect(await env.db.transaction((trx) => release(trx, jobId))).toBe(true);
+    await env.db.transaction((trx) => release(trx, jobId));
     expect(await counters(tenantId)).toEqual({
       render_seconds: { used: 0, reserved: 0 },
       tts_seconds: { used: 19, reserved: 0 },
       images: { used: 0, reserved: 0 },
     });
-    expect(await env.db.transaction((trx) => release(trx, jobId))).toBe(false);
+    // Repeating it (a retried failure handler) changes nothing.
+    await env.db.transaction((trx) => release(trx, jobId));
+    expect((await counters(tenantId)).tts_seconds).toEqual({ used: 19, reserved: 0 });
+    expect(await env.db('job_reservations').where({ job_id: jobId }).first()).toMatchObject({
+      outcome: 'released',
+    });
   });
 
   it('when jobs ended without settling or vanished, then the sweeper releases their reservations and leaves open jobs alone', async () => {

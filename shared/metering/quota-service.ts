@@ -156,18 +156,18 @@ async function finish(trx: Knex.Transaction, jobId: string, outcome: Outcome): P
 /**
  * The job succeeded: call in the transaction that marks it succeeded. Its steps' usage already
  * moved from `reserved` to `used` as the ledger rows were written; what is left of the
- * estimate is released. Returns false when there was nothing (left) to settle — safe to repeat.
+ * estimate is released. A no-op when there is nothing (left) to settle — safe to repeat.
  */
-export function settle(trx: Knex.Transaction, jobId: string): Promise<boolean> {
-  return finish(trx, jobId, 'settled');
+export async function settle(trx: Knex.Transaction, jobId: string): Promise<void> {
+  await finish(trx, jobId, 'settled');
 }
 
 /**
  * The job failed or was canceled: call in the transaction that marks it so. Usage of finished
  * steps stays in `used`; the rest of the reservation is released. Safe to repeat.
  */
-export function release(trx: Knex.Transaction, jobId: string): Promise<boolean> {
-  return finish(trx, jobId, 'released');
+export async function release(trx: Knex.Transaction, jobId: string): Promise<void> {
+  await finish(trx, jobId, 'released');
 }
 
 /**

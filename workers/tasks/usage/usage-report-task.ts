@@ -1,0 +1,54 @@
+import type { Knex } from 'knex';
+import type { Stripe } from '../../../shared/billing/stripe-client.ts';
+import { type ReportResult, reportUsageBatch } from '../../../shared/billing/usage-reporter.ts';
+import type { Logger } from '../../../shared/logging/logger.ts';
+import type { Mailer } from '../../../shared/mail/mailer.ts';
+import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
+import { sweepUnsettled } from '../../../shared/metering/quota-service.ts';
+import { checkUsageAlerts } from '../../../shared/metering/usage-alerts.ts';
+import type { Metrics } from '../../../shared/metrics/metrics.ts';
+
+export interface UsageReportDeps {
+  db: Knex;
+  /** `createStripeClient({ …, maxNetworkRetries: 0 })`, or null in local-ledger mode. */
+  stripe: Stripe | null;
+  plans: PlanCatalogue;
+  mailer: Mailer;
+  logger: Logger;
+  metrics: Pick<Metrics, 'unreportedUsageAge'>;
+  publicUrl: string;
+}
+
+// A run sends at most this many batches, so one run cannot outlast the next minute's schedule.
+const MAX_BATCHES = 10;
+const BATCH_SIZE = 200;
+
+/**
+ * usage.report — scheduled every minute: metering's periodic work in one place.
+ * 1. Sends unreported ledger rows to Stripe meter events (idle in local-ledger mode), batch
+ *    after batch while batches come back full and Stripe is healthy.
+ * 2. Detects and mails usage alerts (80% / 100%), once per tenant, metric, period, threshold.
+ * 3. Releases reservations of jobs that ended without settling.
+ * Each part is safe to run concurrently with itself and to repeat after a crash.
+ */
+export async function runUsageReport(deps: UsageReportDeps): Promise<{
+  report: ReportResult;
+  alerts: { created: number; sent: number };
+  swept: number;
+}> {
+  const total: ReportResult = { active: !!deps.stripe, delivered: 0, duplicates: 0, skipped: 0, deferred: 0 };
+  for (let i = 0; i < MAX_BATCHES && deps.stripe; i++) {
+    const r = await reportUsageBatch({ ...deps, batchSize: BATCH_SIZE });
+    total.delivered += r.delivered;
+    total.duplicates += r.duplicates;
+    total.skipped += r.skipped;
+    total.deferred += r.deferred;
+    if (r.deferred > 0 || r.delivered + r.duplicates + r.skipped < BATCH_SIZE) break;
+  }
+  const alerts = await checkUsageAlerts(deps);
+  const swept = await sweepUnsettled(deps.db);
+  if (total.delivered + total.duplicates + total.deferred + alerts.created + swept > 0) {
+    deps.logger.info({ ...total, alerts, swept }, 'usage report');
+  }
+  return { report: total, alerts, swept };
+}
