@@ -45,12 +45,14 @@ export function sessionRoutes(deps: { db: Knex; store: SessionStore }): Router {
     await db.transaction(async (trx) => {
       const ended = await store.revoke(trx, p.userId!, id);
       if (!ended) throw new NotFoundError('Session not found');
+      // Logged where the session lived: another tenant's admins must not learn of it.
       await appendAudit(trx, {
         ...auditActor(req),
+        tenantId: ended.tenant_id,
         action: 'session.revoked',
         targetType: 'session',
         targetId: id,
-        metadata: { current: id === p.sessionId, session_tenant_id: ended.tenant_id },
+        metadata: { current: id === p.sessionId },
       });
     });
     res.status(204).end();

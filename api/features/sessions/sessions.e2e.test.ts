@@ -75,6 +75,31 @@ describe('sessions', () => {
     expect((await t.call('GET', '/v1/me', { token: victim.access_token })).status).toBe(200);
   });
 
+  it("when a user ends their session in another tenant, then that tenant's log records it and this one learns nothing", async () => {
+    const home = await t.signIn('two-homes@sessions.test');
+    const host = await t.signIn('host@sessions.test');
+    const before = t.smtp.mails.length;
+    await t.call('POST', '/v1/invites', {
+      token: host.access_token,
+      body: { email: 'two-homes@sessions.test', role: 'viewer' },
+    });
+    const token = await t.linkToken('two-homes@sessions.test', before);
+    const away = (await t.call<{ access_token: string }>('POST', '/v1/auth/verify', { body: { token } }))
+      .body;
+    const list = await t.call<{ data: SessionView[] }>('GET', '/v1/sessions', { token: home.access_token });
+    const awayId = list.body.data.find((s) => s.tenant_id === host.tenant.id)!.id;
+
+    const r = await t.call('DELETE', `/v1/sessions/${awayId}`, { token: home.access_token });
+    expect(r.status).toBe(204);
+    expect((await t.call('GET', '/v1/me', { token: away.access_token })).status).toBe(401);
+    const entry = await t.env.db('audit_log').where({ request_id: r.headers.get('x-request-id') });
+    expect(entry).toEqual([
+      expect.objectContaining({ tenant_id: host.tenant.id, action: 'session.revoked' }),
+    ]);
+    const homeLog = await t.env.db('audit_log').where({ tenant_id: home.tenant.id });
+    expect(JSON.stringify(homeLog)).not.toContain(host.tenant.id);
+  });
+
   it('when an API key asks for sessions, then it is refused: keys have none', async () => {
     const owner = await t.signIn('keys@sessions.test');
     const key = await t.call('POST', '/v1/api-keys', { token: owner.access_token, body: { name: 'ci' } });
