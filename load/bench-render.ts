@@ -5,9 +5,9 @@ import path from 'node:path';
 import { RESOLUTIONS, renderRequestSchema } from '../shared/jobs/job-requests.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
+import { start } from '../workers/main.ts';
 import { composeArgs } from '../workers/media/compose.ts';
 import { runProcess } from '../workers/media/run-process.ts';
-import { start } from '../workers/main.ts';
 import { sceneDurations } from '../workers/tasks/render/compose-step.ts';
 import type { SceneImagesResult } from '../workers/tasks/render/images-step.ts';
 import type { NarrationResult } from '../workers/tasks/render/tts-step.ts';
@@ -19,7 +19,8 @@ import { createBenchEnv } from './bench-env.ts';
  * from nothing: TTS, cards, compose, storage, Postgres bookkeeping. The baseline encodes the
  * identical video from the same images and audio with one ffmpeg call. Both are timed wall-clock.
  */
-const fixturePath = process.argv[2] ?? path.resolve(import.meta.dirname, '../../shared/fixtures/render-minute.json');
+const fixturePath =
+  process.argv[2] ?? path.resolve(import.meta.dirname, '../../shared/fixtures/render-minute.json');
 const request = renderRequestSchema.parse(JSON.parse(readFileSync(fixturePath, 'utf8')));
 const env = await createBenchEnv({ WORKER_QUEUES: 'render', WORKER_CONCURRENCY: '1' });
 const worker = await start(env.config);
@@ -28,7 +29,9 @@ const producer = createProducer(connection, env.config.REDIS_PREFIX);
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'rendermill-bench-direct-'));
 try {
   await env.db('tenants').insert({ id: 'ten_bench', name: 'Bench', webhook_secret: 'whsec_bench' });
-  await env.db('jobs').insert({ id: 'job_bench', tenant_id: 'ten_bench', kind: 'render', payload: JSON.stringify(request) });
+  await env
+    .db('jobs')
+    .insert({ id: 'job_bench', tenant_id: 'ten_bench', kind: 'render', payload: JSON.stringify(request) });
   const t0 = performance.now();
   await producer.enqueueJob({ id: 'job_bench', tenant_id: 'ten_bench', kind: 'render' });
   let job: Record<string, unknown>;
@@ -38,9 +41,12 @@ try {
     await new Promise((r) => setTimeout(r, 20));
   }
   const pipelineMs = performance.now() - t0;
-  if (job.status !== 'succeeded') throw new Error(`render ${String(job.status)}: ${String(job.error_message)}`);
+  if (job.status !== 'succeeded')
+    throw new Error(`render ${String(job.status)}: ${String(job.error_message)}`);
   const steps = await env.db('job_steps').where({ job_id: 'job_bench' }).orderBy('position');
-  const stepMs = Object.fromEntries(steps.map((s) => [s.name, new Date(s.finished_at).getTime() - new Date(s.started_at).getTime()]));
+  const stepMs: Record<string, number> = Object.fromEntries(
+    steps.map((s) => [s.name, new Date(s.finished_at).getTime() - new Date(s.started_at).getTime()]),
+  );
   const results = Object.fromEntries(steps.map((s) => [s.name, s.result]));
   const narration = results.tts as NarrationResult;
   const images = results.images as SceneImagesResult;
@@ -57,15 +63,27 @@ try {
     }),
   );
   const [width, height] = RESOLUTIONS[request.resolution];
-  const args = composeArgs({ scenes, width, height, fps: request.fps, outPath: path.join(tmp, 'direct.mp4') });
+  const args = composeArgs({
+    scenes,
+    width,
+    height,
+    fps: request.fps,
+    outPath: path.join(tmp, 'direct.mp4'),
+  });
   const t1 = performance.now();
   await runProcess('ffmpeg', args);
   const directMs = performance.now() - t1;
   const videoSeconds = Number(job.output_duration_seconds);
   const ratio = pipelineMs / directMs;
-  console.log(`fixture            ${path.basename(fixturePath)} (${request.scenes.length} scenes, ${request.resolution}, ${request.fps} fps)`);
+  console.log(
+    `fixture            ${path.basename(fixturePath)} (${request.scenes.length} scenes, ${request.resolution}, ${request.fps} fps)`,
+  );
   console.log(`video length       ${videoSeconds.toFixed(2)} s`);
-  console.log(`pipeline wall      ${(pipelineMs / 1000).toFixed(2)} s  (steps: ${Object.entries(stepMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')})`);
+  console.log(
+    `pipeline wall      ${(pipelineMs / 1000).toFixed(2)} s  (steps: ${Object.entries(stepMs)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+      .join(', ')})`,
+  );
   console.log(`direct ffmpeg wall ${(directMs / 1000).toFixed(2)} s`);
   console.log(`ratio              ${ratio.toFixed(3)}× direct ffmpeg (target ≤ 1.10)`);
   console.log(`realtime factor    ${(videoSeconds / (pipelineMs / 1000)).toFixed(2)}× realtime (target ≥ 3)`);

@@ -12,6 +12,8 @@ import {
 import { type JobDefinition, runTenantJob } from './jobs/job-runner.ts';
 import { createJobStore } from './jobs/job-store.ts';
 import type { WorkerServices } from './jobs/services.ts';
+import { deletionJob } from './tasks/account/deletion-steps.ts';
+import { exportJob } from './tasks/account/export-steps.ts';
 import { deliverCallback } from './tasks/callbacks/callback-task.ts';
 import { imageJob } from './tasks/image/image-job.ts';
 import { reconcileJobs } from './tasks/maintenance/reconcile-task.ts';
@@ -51,6 +53,8 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
     tenantTask(JOB_NAMES.render, QUEUES.render, renderJob),
     tenantTask(JOB_NAMES.tts, QUEUES.media, ttsJob),
     tenantTask(JOB_NAMES.image, QUEUES.media, imageJob),
+    tenantTask(JOB_NAMES.export, QUEUES.account, exportJob),
+    tenantTask(JOB_NAMES.deletion, QUEUES.account, deletionJob),
     {
       name: JOB_NAMES.callback,
       queue: QUEUES.callbacks,

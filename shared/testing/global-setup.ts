@@ -1,4 +1,3 @@
-import type { TestProject } from 'vitest/node';
 import { createDb } from '../db/db.ts';
 import { migrateLatest } from '../db/migrate.ts';
 import { dbUrl, isOrphanTestDb, templateDbName, withAdmin } from './test-db-admin.ts';
@@ -7,7 +6,9 @@ import { dbUrl, isOrphanTestDb, templateDbName, withAdmin } from './test-db-admi
  * Runs once per `vitest run`: builds the migrated template database that each test file
  * clones, and removes test databases a crashed earlier run left behind.
  */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+export default async function setup(project: {
+  provide(key: 'templateDb', value: string): void;
+}): Promise<() => Promise<void>> {
   const tpl = templateDbName();
   await withAdmin(async (c) => {
     const stale = await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'rm\\_test\\_%'`);

@@ -38,7 +38,7 @@ function idempotencyKeyOf(req: Request): string | null {
 
 function actorOf(req: Request): JobActor {
   const p = principalOf(req);
-  return { tenantId: p.tenantId, actorId: p.userId ?? p.apiKeyId, audit: auditActor(req) };
+  return { tenantId: p.tenantId, actorId: p.userId ?? p.apiKeyId, role: p.role, audit: auditActor(req) };
 }
 
 /** Job submission, status and control. Every read is tenant-scoped: a foreign id is a 404. */
@@ -87,7 +87,7 @@ export function jobRoutes(deps: { jobs: JobService }): Router {
   });
 
   r.get('/v1/jobs/:id/output', requireRole('viewer'), async (req, res) => {
-    const url = await jobs.outputLink(principalOf(req).tenantId, String(req.params.id));
+    const url = await jobs.outputLink(actorOf(req), String(req.params.id));
     // The link expires: no cache may keep this redirect past it.
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(302, url);

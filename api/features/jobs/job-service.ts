@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
+import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
@@ -152,6 +153,12 @@ export function createJobService(deps: JobServiceDeps) {
         if (!current) throw new NotFoundError('Job not found');
         if (FINAL_STATUSES.has(current.status))
           throw new ConflictError(`The job is already ${current.status}`);
+        // An account deletion is stopped by its owner through /v1/account/delete/cancel only.
+        if (current.kind === 'deletion' && !roleAtLeast(actor.role ?? 'viewer', 'owner')) {
+          throw new ForbiddenError(
+            'Only an owner can cancel an account deletion (POST /v1/account/delete/cancel)',
+          );
+        }
         const queued = current.status === 'queued';
         const updated = queued ? await store.cancelQueued(trx, id) : await store.requestCancel(trx, id);
         if (queued) await deps.release(trx, { tenantId: actor.tenantId, jobId: id });
@@ -170,9 +177,13 @@ export function createJobService(deps: JobServiceDeps) {
     },
 
     /** The signed, short-lived link `GET /v1/jobs/:id/output` redirects to. */
-    async outputLink(tenantId: string, id: string): Promise<string> {
-      const job = await store.find(db, tenantId, id);
+    async outputLink(actor: JobActor, id: string): Promise<string> {
+      const job = await store.find(db, actor.tenantId, id);
       if (!job) throw new NotFoundError('Job not found');
+      // An account export holds members' addresses and the audit log: admins only, like the request.
+      if (job.kind === 'export' && !roleAtLeast(actor.role ?? 'viewer', 'admin')) {
+        throw new ForbiddenError('Account exports can be downloaded by admins and owners only');
+      }
       if (!hasLiveOutput(job)) throw new NotFoundError('This job has no output (yet, or any more)');
       return signDownload({ secret: deps.signingSecret, publicUrl, jobId: job.id }).url;
     },

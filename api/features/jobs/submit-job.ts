@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
+import type { Role } from '../../../shared/auth/roles.ts';
 import { ConflictError, ValidationError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { type Estimate, estimateImage, estimateRender, estimateTts } from '../../../shared/jobs/estimate.ts';
@@ -14,6 +15,8 @@ import { unsafeUrlErrors } from './unsafe-url-errors.ts';
 export interface JobActor {
   tenantId: string;
   actorId: string | null;
+  /** The caller's role: some job kinds need more than the route's minimum (exports, deletions). */
+  role?: Role;
   audit: Pick<AuditEntry, 'actorType' | 'actorId' | 'requestId' | 'ip'>;
 }
 

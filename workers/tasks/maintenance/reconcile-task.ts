@@ -1,3 +1,4 @@
+import { enqueueDeletionJob } from '../../../shared/account/deletion-queue.ts';
 import { type JobKind, KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import { finalizeJob } from '../../jobs/finalize-job.ts';
 import { createJobStore } from '../../jobs/job-store.ts';
@@ -24,7 +25,7 @@ export async function reconcileJobs(
   let reenqueued = 0;
   let failed = 0;
   const open = await db('jobs')
-    .select('id', 'tenant_id', 'kind', 'priority', 'status', 'attempts', 'enqueued_at', 'metadata')
+    .select('id', 'tenant_id', 'kind', 'priority', 'status', 'attempts', 'enqueued_at', 'metadata', 'payload')
     .whereIn('status', ['queued', 'running'])
     .where('updated_at', '<', new Date(Date.now() - QUIET_MS))
     .orderBy('updated_at')
