@@ -111,7 +111,8 @@ export async function start(config: Config): Promise<ApiProcess> {
     // Metering: reserve throws 402 inside the submit transaction, gate throws 403
     // upgrade_required before it, release frees a canceled queued job's reservation.
     reserve: async (trx, args) => {
-      await quota.reserve(trx, args);
+      const booked = await quota.reserve(trx, args);
+      return { priority: booked.plan.priority };
     },
     release: async (trx, { jobId }) => {
       await release(trx, jobId);

@@ -2,10 +2,13 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UnrecoverableError, Worker } from 'bullmq';
+import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
+import { loadPlanCatalogue } from '../shared/metering/plans.ts';
+import { release, settle } from '../shared/metering/quota-service.ts';
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry, reportError } from '../shared/observability/sentry.ts';
 import { createProducer } from '../shared/queue/producer.ts';
@@ -16,6 +19,7 @@ import type { WorkerServices } from './jobs/services.ts';
 import { createEspeakProvider } from './media/tts/espeak-provider.ts';
 import { createHttpTtsProvider } from './media/tts/http-provider.ts';
 import { createCatalog, schedules } from './registry.ts';
+import { createAccountBilling } from './tasks/usage/close-billing.ts';
 import { workerOptions } from './worker-settings.ts';
 
 export interface WorkerProcess {
@@ -35,6 +39,13 @@ export async function start(config: Config): Promise<WorkerProcess> {
   const tts = config.TTS_HTTP_URL
     ? createHttpTtsProvider({ url: config.TTS_HTTP_URL, apiKey: config.TTS_HTTP_API_KEY })
     : await createEspeakProvider();
+  const plans = loadPlanCatalogue(config.PLANS_FILE);
+  // The reporter backs off across runs itself: no SDK-level retries.
+  const stripe = createStripeClient({
+    secretKey: config.STRIPE_SECRET_KEY,
+    apiUrl: config.STRIPE_API_URL,
+    maxNetworkRetries: 0,
+  });
   const services: WorkerServices = {
     config,
     db,
@@ -49,6 +60,10 @@ export async function start(config: Config): Promise<WorkerProcess> {
     tts,
     producer,
     metrics,
+    plans,
+    stripe,
+    quota: { settle, release },
+    billing: createAccountBilling({ db, stripe, plans, logger }),
   };
   const catalog = createCatalog();
   const queues: QueueName[] = config.WORKER_QUEUES.length
@@ -65,12 +80,12 @@ export async function start(config: Config): Promise<WorkerProcess> {
   const workers = queues.map((queue) => {
     const worker = new Worker(
       queue,
-      async (job) => {
+      async (job, token) => {
         const entry = catalog.get(job.name);
         if (!entry) throw new UnrecoverableError(`no task named ${job.name}`);
         const parsed = entry.payload.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${job.name}`);
-        return entry.handler(services, job, parsed.data);
+        return entry.handler(services, job, parsed.data, token);
       },
       { ...options, connection, prefix: bullPrefix(config.REDIS_PREFIX) },
     );

@@ -20,6 +20,7 @@ import { reconcileJobs } from './tasks/maintenance/reconcile-task.ts';
 import { sweepExpiredOutputs } from './tasks/maintenance/sweep-outputs-task.ts';
 import { renderJob } from './tasks/render/render-job.ts';
 import { ttsJob } from './tasks/tts/tts-job.ts';
+import { runUsageReport } from './tasks/usage/usage-report-task.ts';
 
 /** One entry of the catalog: everything about a job name in one place. */
 export interface TaskEntry {
@@ -28,7 +29,7 @@ export interface TaskEntry {
   /** Attempts and backoff (also set on the job by the producer, from the same table) */
   policy: RetryPolicy;
   payload: z.ZodTypeAny;
-  handler(services: WorkerServices, job: Job, data: unknown): Promise<unknown>;
+  handler(services: WorkerServices, job: Job, data: unknown, token?: string): Promise<unknown>;
 }
 
 const empty = tenantJobPayload.partial();
@@ -39,8 +40,15 @@ function tenantTask<P>(name: string, queue: QueueName, def: JobDefinition<P>): T
     queue,
     policy: JOB_POLICIES[name]!,
     payload: tenantJobPayload,
-    handler: (services, job, data) =>
-      runTenantJob(services, createJobStore(services.db), def, job, data as z.infer<typeof tenantJobPayload>),
+    handler: (services, job, data, token) =>
+      runTenantJob(
+        services,
+        createJobStore(services.db),
+        def,
+        job,
+        data as z.infer<typeof tenantJobPayload>,
+        token,
+      ),
   };
 }
 
@@ -77,6 +85,24 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
       payload: empty,
       handler: (services) => sweepExpiredOutputs(services),
     },
+    {
+      name: JOB_NAMES.usageReport,
+      queue: QUEUES.maintenance,
+      policy: JOB_POLICIES[JOB_NAMES.usageReport]!,
+      payload: empty,
+      handler: (services) =>
+        services.plans
+          ? runUsageReport({
+              db: services.db,
+              stripe: services.stripe ?? null,
+              plans: services.plans,
+              mailer: services.mailer,
+              logger: services.logger,
+              metrics: services.metrics,
+              publicUrl: services.config.PUBLIC_URL,
+            })
+          : Promise.resolve(null),
+    },
     ...extra,
   ];
   return new Map(entries.map((e) => [e.name, e]));
@@ -87,5 +113,6 @@ export function schedules(config: Config): Array<{ name: string; everyMs: number
   return [
     { name: JOB_NAMES.reconcile, everyMs: config.RECONCILE_INTERVAL_SECONDS * 1000 },
     { name: JOB_NAMES.sweepOutputs, everyMs: 3_600_000 },
+    { name: JOB_NAMES.usageReport, everyMs: 60_000 },
   ];
 }

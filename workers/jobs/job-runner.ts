@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
+import { tenantPlan } from '../../shared/metering/tenant-plan.ts';
 import { recordUsage } from '../../shared/metering/usage-ledger.ts';
 import { reportError } from '../../shared/observability/sentry.ts';
 import type { TenantJobPayload } from '../../shared/queue/queues.ts';
@@ -34,6 +35,7 @@ export async function runTenantJob<P>(
   def: JobDefinition<P>,
   bullJob: Job,
   data: TenantJobPayload,
+  token?: string,
 ): Promise<void> {
   const { logger, metrics } = services;
   const job = await store.load(data.jobId, data.tenantId);
@@ -44,7 +46,13 @@ export async function runTenantJob<P>(
   }
   const attempt = bullJob.attemptsMade + 1;
   const maxAttempts = bullJob.opts.attempts ?? 1;
-  if (!(await store.markRunning(job.id, attempt))) {
+  const started = await start(services, store, job, attempt);
+  if (started === 'wait') {
+    // The tenant's plan allows no more renders at once: wait, don't refuse (re-checked in 2 s).
+    await bullJob.moveToDelayed(Date.now() + RENDER_SLOT_RETRY_MS, token);
+    throw new DelayedError();
+  }
+  if (started === 'gone') {
     await finalizeJob(services, store, job, 'canceled');
     return;
   }
@@ -165,6 +173,17 @@ export async function runTenantJob<P>(
     clearInterval(poll);
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+const RENDER_SLOT_RETRY_MS = 2_000;
+
+/** Renders count against the plan's concurrent-render limit; other kinds start at once. */
+async function start(services: WorkerServices, store: JobStore, job: JobRow, attempt: number) {
+  if (job.kind !== 'render' || !services.plans) {
+    return (await store.markRunning(job.id, attempt)) ? 'running' : 'gone';
+  }
+  const plan = await tenantPlan(services.db, services.plans, job.tenant_id);
+  return store.markRunningWithinLimit(job.id, job.tenant_id, attempt, plan.max_concurrent_renders);
 }
 
 /** Rejects as soon as the signal fires, even if the step ignores it (its children are killed by their own handlers). */

@@ -32,6 +32,39 @@ export function createJobStore(db: Knex) {
       return n > 0;
     },
 
+    /**
+     * Like markRunning, but only while the tenant has fewer than `limit` renders running. The
+     * per-tenant advisory lock makes count-then-update atomic across every worker.
+     */
+    async markRunningWithinLimit(
+      jobId: string,
+      tenantId: string,
+      attempt: number,
+      limit: number,
+    ): Promise<'running' | 'wait' | 'gone'> {
+      return db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`renders:${tenantId}`]);
+        const row = await trx('jobs')
+          .where({ tenant_id: tenantId, kind: 'render', status: 'running' })
+          .whereNot({ id: jobId })
+          .count({ n: '*' })
+          .first();
+        if (Number(row?.n ?? 0) >= limit) return 'wait';
+        const n = await trx('jobs')
+          .update({
+            status: 'running',
+            attempts: attempt,
+            started_at: trx.raw('coalesce(started_at, now())'),
+            updated_at: trx.fn.now(),
+            enqueued_at: trx.raw('coalesce(enqueued_at, now())'),
+          })
+          .where({ id: jobId })
+          .whereIn('status', open)
+          .whereNull('cancel_requested_at');
+        return n > 0 ? 'running' : 'gone';
+      });
+    },
+
     async steps(jobId: string): Promise<StepRow[]> {
       return db('job_steps')
         .select('name', 'status', 'attempt', 'result')

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { Stripe } from '../../shared/billing/stripe-client.ts';
+import type { PlanCatalogue } from '../../shared/metering/plans.ts';
 import type { Metrics } from '../../shared/metrics/metrics.ts';
 import type { Producer } from '../../shared/queue/producer.ts';
 import type { StepServices } from './step.ts';
@@ -17,4 +19,8 @@ export interface WorkerServices extends StepServices {
   producer: Producer;
   metrics: Metrics;
   quota?: QuotaHooks;
+  /** Plan catalogue (limits, priority, concurrent renders); absent: no per-plan limits. */
+  plans?: PlanCatalogue;
+  /** Stripe client for the usage reporter; null in local-ledger mode. */
+  stripe?: Stripe | null;
 }

@@ -21,7 +21,8 @@ export interface ReserveArgs {
  * the job (the job row already exists in `trx`). Throwing — a `QuotaExceededError` (402) — aborts
  * that transaction: no job, no idempotency record, no audit entry, nothing enqueued.
  */
-export type ReserveQuota = (trx: Knex.Transaction, args: ReserveArgs) => Promise<void>;
+/** May answer the queue priority the tenant's plan gives its jobs (BullMQ: 1 runs first). */
+export type ReserveQuota = (trx: Knex.Transaction, args: ReserveArgs) => Promise<{ priority?: number } | void>;
 
 /**
  * Frees what `ReserveQuota` booked for a job that will never run: called inside the transaction

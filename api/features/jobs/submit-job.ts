@@ -84,7 +84,7 @@ export function createSubmitJob(deps: {
           return { type: 'replay', job: original };
         }
       }
-      const job = await store.insert(trx, {
+      let job = await store.insert(trx, {
         id: jobId,
         tenant_id: actor.tenantId,
         kind: s.kind,
@@ -96,7 +96,12 @@ export function createSubmitJob(deps: {
         priority: 0,
       });
       // Seam: metering's quota service books the estimate here; its 402 rolls all of this back.
-      await deps.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
+      const booked = await deps.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
+      // Queue priority by plan: the reconciler re-adds the job with the same priority from the row.
+      if (booked?.priority) {
+        await trx('jobs').update({ priority: booked.priority }).where({ id: jobId });
+        job = { ...job, priority: booked.priority };
+      }
       await appendAudit(trx, {
         ...actor.audit,
         tenantId: actor.tenantId,
