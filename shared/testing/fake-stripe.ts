@@ -73,6 +73,22 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       customers.set(id, customer);
       return { status: 200, body: customer };
     }
+    if (method === 'DELETE' && path.startsWith('/v1/customers/')) {
+      const id = path.slice('/v1/customers/'.length);
+      if (!customers.delete(id)) {
+        return {
+          status: 404,
+          body: {
+            error: {
+              type: 'invalid_request_error',
+              code: 'resource_missing',
+              message: `No such customer: '${id}'`,
+            },
+          },
+        };
+      }
+      return { status: 200, body: { id, object: 'customer', deleted: true } };
+    }
     if (method === 'POST' && path === '/v1/checkout/sessions') {
       const id = `cs_test_${token()}`;
       return {
