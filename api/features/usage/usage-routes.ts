@@ -73,7 +73,17 @@ export function usageRoutes(deps: { db: Knex; plans: PlanCatalogue }): Router {
         const c = byMetric.get(m) ?? { used: 0, reserved: 0 };
         const limit = plan.limits[m];
         const remaining = limit === null ? null : Math.max(0, limit - c.used - c.reserved);
-        return [m, { used: c.used, reserved: c.reserved, limit, remaining }];
+        // Counters are sums of decimals: answer 3.23, not 3.2300000000000004.
+        const tidy = (n: number) => Math.round(n * 1e6) / 1e6;
+        return [
+          m,
+          {
+            used: tidy(c.used),
+            reserved: tidy(c.reserved),
+            limit,
+            remaining: remaining === null ? null : tidy(remaining),
+          },
+        ];
       }),
     );
     res.json({
