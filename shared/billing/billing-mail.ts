@@ -1,15 +1,6 @@
-import type { Knex } from 'knex';
 import type { Mail } from '../mail/mailer.ts';
 
-/** Addresses of a tenant's owners: billing and quota mail goes to them. */
-export async function ownerEmails(db: Knex | Knex.Transaction, tenantId: string): Promise<string[]> {
-  const rows = (await db('memberships as m')
-    .join('users as u', 'u.id', 'm.user_id')
-    .select('u.email')
-    .where({ 'm.tenant_id': tenantId, 'm.role': 'owner' })
-    .orderBy('u.email')) as Array<{ email: string }>;
-  return rows.map((r) => r.email);
-}
+export { ownerEmails } from '../account/owner-emails.ts';
 
 const METRIC_NAMES: Record<string, string> = {
   render_seconds: 'rendered video (seconds)',

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { ownerEmails } from '../../../shared/account/owner-emails.ts';
 import type { JobRow } from '../jobs/job-store.ts';
 
 type Db = Knex | Knex.Transaction;
@@ -45,14 +46,7 @@ export function createAccountStore() {
       return (row?.authenticated_at as Date | undefined) ?? null;
     },
 
-    async ownerEmails(db: Db, tenantId: string): Promise<string[]> {
-      const rows: Array<{ email: string }> = await db('memberships as m')
-        .join('users as u', 'u.id', 'm.user_id')
-        .select('u.email')
-        .where({ 'm.tenant_id': tenantId, 'm.role': 'owner' })
-        .orderBy('u.email');
-      return rows.map((r) => r.email);
-    },
+    ownerEmails: (db: Db, tenantId: string): Promise<string[]> => ownerEmails(db, tenantId),
   };
 }
 

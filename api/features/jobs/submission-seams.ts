@@ -22,7 +22,10 @@ export interface ReserveArgs {
  * that transaction: no job, no idempotency record, no audit entry, nothing enqueued.
  */
 /** May answer the queue priority the tenant's plan gives its jobs (BullMQ: 1 runs first). */
-export type ReserveQuota = (trx: Knex.Transaction, args: ReserveArgs) => Promise<{ priority?: number } | void>;
+export type ReserveQuota = (
+  trx: Knex.Transaction,
+  args: ReserveArgs,
+) => Promise<{ priority?: number } | void>;
 
 /**
  * Frees what `ReserveQuota` booked for a job that will never run: called inside the transaction

@@ -100,11 +100,4 @@ export async function usersToErase(
     .orderBy('u.id');
 }
 
-export async function ownerEmails(db: Knex | Knex.Transaction, tenantId: string): Promise<string[]> {
-  const rows: Array<{ email: string }> = await db('memberships as m')
-    .join('users as u', 'u.id', 'm.user_id')
-    .select('u.email')
-    .where({ 'm.tenant_id': tenantId, 'm.role': 'owner' })
-    .orderBy('u.email');
-  return rows.map((r) => r.email);
-}
+export { ownerEmails } from '../../../shared/account/owner-emails.ts';

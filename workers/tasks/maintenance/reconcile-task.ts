@@ -39,12 +39,22 @@ export async function reconcileJobs(
     const count = Number((row.metadata as Record<string, unknown>)?.__reenqueues ?? 0);
     if (state === 'missing' || (state === 'failed' && count < MAX_REENQUEUES) || state === 'unknown') {
       if (existing) await existing.remove().catch(() => undefined);
-      await producer.enqueueJob({
-        id: row.id,
-        tenant_id: row.tenant_id,
-        kind: row.kind,
-        priority: row.priority,
-      });
+      if (row.kind === 'deletion') {
+        // A deletion waits out its grace period: re-add it with its delay, never at once.
+        const scheduled = (row.payload as { scheduled_for?: string } | null)?.scheduled_for;
+        await enqueueDeletionJob(producer, {
+          id: row.id,
+          tenant_id: row.tenant_id,
+          scheduledFor: scheduled ? new Date(scheduled) : new Date(),
+        });
+      } else {
+        await producer.enqueueJob({
+          id: row.id,
+          tenant_id: row.tenant_id,
+          kind: row.kind,
+          priority: row.priority,
+        });
+      }
       await db('jobs').update({ enqueued_at: db.fn.now(), updated_at: db.fn.now() }).where({ id: row.id });
       if (state === 'failed') {
         await db.raw(

@@ -66,16 +66,14 @@ describe('closing a deleted tenant’s billing', () => {
     await env
       .db('tenants')
       .insert({ id: 'ten_down', name: 'Down', stripe_customer_id: 'cus_down', plan: 'pro' });
-    await env
-      .db('usage_events')
-      .insert({
-        id: 'evt_down1',
-        tenant_id: 'ten_down',
-        job_id: 'job_d1',
-        step: 'compose',
-        metric: 'render_seconds',
-        quantity: 5,
-      });
+    await env.db('usage_events').insert({
+      id: 'evt_down1',
+      tenant_id: 'ten_down',
+      job_id: 'job_d1',
+      step: 'compose',
+      metric: 'render_seconds',
+      quantity: 5,
+    });
     stripe.failNext(50, 500, '/v1/billing/meter_events');
     await expect(billing().deleteCustomer('ten_down', new AbortController().signal)).rejects.toThrow(
       /not reported/,
