@@ -19,15 +19,16 @@ export async function reconcileJobs(
   services: WorkerServices,
 ): Promise<{ reenqueued: number; failed: number }> {
   const { db, producer, metrics, logger } = services;
-  // Open jobs untouched for this long are checked against BullMQ (default 15 s).
-  const QUIET_MS = services.config.RECONCILE_QUIET_SECONDS * 1000;
+  // Open jobs untouched for this long are checked against BullMQ (default 15 s). Compared on
+  // Postgres's clock, the one that wrote updated_at.
+  const quietSince = db.raw('now() - make_interval(secs => ?)', [services.config.RECONCILE_QUIET_SECONDS]);
   const store = createJobStore(db);
   let reenqueued = 0;
   let failed = 0;
   const open = await db('jobs')
     .select('id', 'tenant_id', 'kind', 'priority', 'status', 'attempts', 'enqueued_at', 'metadata', 'payload')
     .whereIn('status', ['queued', 'running'])
-    .where('updated_at', '<', new Date(Date.now() - QUIET_MS))
+    .where('updated_at', '<=', quietSince)
     .orderBy('updated_at')
     .limit(500);
   for (const row of open) {
@@ -87,7 +88,7 @@ export async function reconcileJobs(
   const pending = await db('webhook_deliveries')
     .select('id', 'tenant_id')
     .where({ status: 'pending' })
-    .where('created_at', '<', new Date(Date.now() - QUIET_MS))
+    .where('created_at', '<=', quietSince)
     .limit(500);
   for (const d of pending) {
     const existing = await producer.queue('callbacks').getJob(d.id);
