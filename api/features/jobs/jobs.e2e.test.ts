@@ -70,7 +70,7 @@ describe('POST /v1/renders', () => {
       tenant_id: k.owner.tenant.id,
       kind: 'render',
       status: 'queued',
-      priority: 0,
+      priority: 10, // the free plan's queue priority (BullMQ: 1 runs first)
       created_by: k.owner.user.id,
       callback_url: null,
     });
