@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
@@ -10,6 +11,16 @@ import { exited, spawnService } from './spawn-process.ts';
  * another worker must pick the job up (lock expiry → stalled → re-run) and finish it, and the
  * ledger must hold exactly one row per step and metric.
  */
+function ffmpegFor(jobId: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', 'ffmpeg'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(jobId));
+  } catch {
+    return [];
+  }
+}
+
 let env: TestEnv;
 let survivor: WorkerProcess | undefined;
 beforeAll(async () => {
@@ -21,7 +32,7 @@ afterAll(async () => {
 });
 
 describe('chaos: worker SIGKILL mid-render', () => {
-  it('when the worker holding a render is killed, then another worker finishes it and usage is counted once', async () => {
+  it('when the worker holding a render is killed, then its ffmpeg dies too, another worker finishes the job and usage is counted once', async () => {
     const victim = spawnService(['workers/main.ts'], env.vars);
     const connection = createRedis(env.config.REDIS_URL);
     const producer = createProducer(connection, env.config.REDIS_PREFIX);
@@ -59,6 +70,12 @@ describe('chaos: worker SIGKILL mid-render', () => {
       process.kill(-victim.pid!, 'SIGKILL');
       await exited(victim);
       const killedAt = Date.now();
+      // Promise 6: the victim's ffmpeg does not outlive it (its watchdog kills the group).
+      while (ffmpegFor('job_chaos1').length > 0) {
+        if (Date.now() - killedAt > 2_000)
+          throw new Error(`orphaned ffmpeg: ${ffmpegFor('job_chaos1').join('; ')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
 
       survivor = await startWorker(env.config);
       let pickedUpAfter: number | null = null;

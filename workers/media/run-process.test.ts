@@ -125,3 +125,24 @@ describe('runProcess', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('runProcess when the parent dies', () => {
+  it('when the worker process is SIGKILLed, then its child process group dies with it', async () => {
+    const { spawn } = await import('node:child_process');
+    const here = new URL('./run-process.ts', import.meta.url).pathname;
+    // A stand-in worker: starts a long child through runProcess, prints its group id, waits.
+    const script = `import { runProcess } from ${JSON.stringify(here)};
+      runProcess('sleep', ['30'], { onSpawn: (pid) => console.log(pid) }).catch(() => {});`;
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const pgid = await new Promise<number>((resolve, reject) => {
+      parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+      parent.once('exit', () => reject(new Error('parent exited early')));
+    });
+    await waitFor(async () => (await liveGroupMembers(pgid)).some((l) => l.includes('sleep 30')), 5000);
+    parent.kill('SIGKILL');
+    // No exit hook runs on SIGKILL: the watchdog notices the closed pipe and kills the group.
+    await waitFor(async () => (await liveGroupMembers(pgid)).length === 0, 2000);
+  });
+});

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 import { ProcessFailedError } from './process-failed-error.ts';
 
 /** Options for {@link runProcess}. */
@@ -27,7 +29,7 @@ const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 
 // Process groups of children still running. If the worker dies through an uncaught exception or
 // process.exit(), the 'exit' hook kills them so no ffmpeg keeps burning CPU with nobody waiting for it.
-// (A SIGKILL of the worker cannot be handled; that is the unavoidable case.)
+// A SIGKILL of the worker runs no hook: the per-child watchdog (WATCHDOG below) covers that case.
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -44,6 +46,38 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const pgid of liveGroups) killGroup(pgid);
+  });
+}
+
+/**
+ * Runs the command under a watchdog in its process group: a background `cat` holds fd 3, a pipe
+ * from this process, and kills the whole group when it reads EOF — which happens when this
+ * process dies, even by SIGKILL, where no exit hook runs. `exec` then replaces the shell with the
+ * command, so pid, exit code and signals are the command's own.
+ */
+const WATCHDOG = '(cat <&3 >/dev/null 2>&1; kill -KILL 0) </dev/null >/dev/null 2>&1 & exec "$@" 3<&-';
+
+/** Resolves a command like execvp would, so a missing binary fails as ENOENT before any shell runs. */
+function assertExecutable(cmd: string): void {
+  const candidates = cmd.includes('/')
+    ? [cmd]
+    : (process.env.PATH ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, cmd));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return;
+    } catch {
+      // try the next PATH entry
+    }
+  }
+  throw Object.assign(new Error(`spawn ${cmd} ENOENT`), {
+    code: 'ENOENT',
+    errno: -2,
+    syscall: `spawn ${cmd}`,
+    path: cmd,
   });
 }
 
@@ -80,10 +114,17 @@ export function runProcess(
       return;
     }
 
-    const child = spawn(cmd, args, {
+    try {
+      assertExecutable(cmd);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    // fd 3 is the watchdog's lifeline (see WATCHDOG); it is never written.
+    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'rendermill-child', cmd, ...args], {
       cwd,
       detached: true,
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'],
     });
 
     const stdoutChunks: Buffer[] = [];
