@@ -2,6 +2,7 @@ import { MediaInputError } from '../media-input-error.ts';
 import { probeMedia } from '../probe.ts';
 import { ProcessFailedError } from '../process-failed-error.ts';
 import { runProcess } from '../run-process.ts';
+import { wavDurationSeconds } from '../wav.ts';
 import type { TtsProvider, TtsRequest } from './tts-provider.ts';
 
 /** Voice ids espeak-ng understands and that cannot be mistaken for an option or a path. */
@@ -53,6 +54,9 @@ export async function createEspeakProvider(options: EspeakProviderOptions = {}):
       }
       throw error;
     }
+    // The header is enough for espeak's PCM output; ffprobe only when it can't be trusted.
+    const fromHeader = await wavDurationSeconds(req.outPath);
+    if (fromHeader !== null) return { durationSeconds: fromHeader };
     const { durationSeconds } = await probeMedia(req.outPath, req.signal);
     return { durationSeconds };
   }
