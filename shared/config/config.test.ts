@@ -65,6 +65,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('when all S3 settings are given, then startup refuses them instead of silently using the local disk', () => {
+    const all = {
+      S3_ENDPOINT: 'https://s3.example.com',
+      S3_BUCKET: 'b',
+      S3_ACCESS_KEY_ID: 'k',
+      S3_SECRET_ACCESS_KEY: 's',
+    };
+    expect(errorOf(all).message).toContain('S3_ENDPOINT');
+  });
+
   it('when only part of the S3 settings is given, then the error says they go together', () => {
     expect(errorOf({ S3_ENDPOINT: 'https://s3.example.com' }).message).toContain('S3_BUCKET');
   });

@@ -105,6 +105,13 @@ export const configSchema = z
         path: ['S3_BUCKET'],
         message: 'S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
       });
+    } else if (s3.every(Boolean)) {
+      // Refuse rather than silently write outputs to the local disk of one replica.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_ENDPOINT'],
+        message: 'S3 storage is not implemented in this version; unset S3_* and use STORAGE_DIR (a shared volume)',
+      });
     }
   })
   .transform((c) => ({
