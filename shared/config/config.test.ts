@@ -65,6 +65,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('when FETCH_ALLOW_PRIVATE holds something that is not an IP, CIDR or hostname, then startup names it', () => {
+    expect(errorOf({ FETCH_ALLOW_PRIVATE: '127.0.0.1,not a host!' }).message).toMatch(/FETCH_ALLOW_PRIVATE/);
+    expect(errorOf({ FETCH_ALLOW_PRIVATE: '10.0.0.0/33' }).message).toMatch(/FETCH_ALLOW_PRIVATE/);
+    expect(
+      loadConfig({ FETCH_ALLOW_PRIVATE: '127.0.0.1, 10.0.0.0/8, tts.internal, ::1' }).FETCH_ALLOW_PRIVATE,
+    ).toEqual(['127.0.0.1', '10.0.0.0/8', 'tts.internal', '::1']);
+  });
+
   it('when all S3 settings are given, then startup refuses them instead of silently using the local disk', () => {
     const all = {
       S3_ENDPOINT: 'https://s3.example.com',

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -11,6 +12,20 @@ const csv = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
+function isHostIpOrCidr(entry: string): boolean {
+  const [addr = '', prefix, extra] = entry.split('/');
+  if (extra !== undefined) return false;
+  if (prefix !== undefined) {
+    const bits = Number(prefix);
+    const family = isIP(addr);
+    return family !== 0 && /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+  }
+  return (
+    isIP(addr) !== 0 ||
+    /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(addr)
+  );
+}
+
 const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
 
 export const configSchema = z
@@ -78,7 +93,12 @@ export const configSchema = z
     /** Multiplies every retry backoff (1 = the catalog's delays; tests use a small factor). */
     JOB_BACKOFF_SCALE: z.coerce.number().positive().max(100).default(1),
     /** Hosts/IPs/CIDRs that fetched URLs (image_url, callback_url) may resolve to even if private. */
-    FETCH_ALLOW_PRIVATE: csv.default(''),
+    FETCH_ALLOW_PRIVATE: csv
+      .default('')
+      .refine(
+        (entries) => entries.every(isHostIpOrCidr),
+        'each entry must be an IP address, a CIDR or a hostname',
+      ),
     /** Hosted TTS provider URL; unset: espeak-ng on the worker. */
     TTS_HTTP_URL: z.string().url().optional(),
     TTS_HTTP_API_KEY: z.string().optional(),
@@ -110,7 +130,8 @@ export const configSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['S3_ENDPOINT'],
-        message: 'S3 storage is not implemented in this version; unset S3_* and use STORAGE_DIR (a shared volume)',
+        message:
+          'S3 storage is not implemented in this version; unset S3_* and use STORAGE_DIR (a shared volume)',
       });
     }
   })
