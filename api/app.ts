@@ -80,7 +80,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestId());
   app.use(requestLog(deps.logger));
   app.use(httpMetrics(deps.metrics));
-  app.use(helmet());
+  // Upgrading requests to https only makes sense when we are served over https: on a plain-http
+  // PUBLIC_URL it would break the sign-in page's form post.
+  const https = deps.config.PUBLIC_URL.startsWith('https:');
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } } }));
 
   app.use(opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }));
 

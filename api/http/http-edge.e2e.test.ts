@@ -114,6 +114,8 @@ describe('routing and headers', () => {
   it('when any response is sent, then helmet security headers are on it and X-Powered-By is not', async () => {
     for (const r of [await t.call('GET', '/healthz'), await t.call('GET', '/nope')]) {
       expect(r.headers.get('content-security-policy')).toContain("default-src 'self'");
+      // PUBLIC_URL is plain http here: upgrading the sign-in form's post to https would break it.
+      expect(r.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');
       expect(r.headers.get('strict-transport-security')).toContain('max-age=');
       expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
