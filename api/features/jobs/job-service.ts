@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
+import { recordCallback } from '../../../shared/jobs/callback-event.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
@@ -148,7 +149,7 @@ export function createJobService(deps: JobServiceDeps) {
 
     /** queued → canceled now; running → cancel requested (its worker stops it); final → 409. */
     async cancel(actor: JobActor, id: string): Promise<JobView> {
-      const { job, wasQueued } = await db.transaction(async (trx) => {
+      const { job, wasQueued, callback } = await db.transaction(async (trx) => {
         const current = await store.findForUpdate(trx, actor.tenantId, id);
         if (!current) throw new NotFoundError('Job not found');
         if (FINAL_STATUSES.has(current.status))
@@ -162,6 +163,8 @@ export function createJobService(deps: JobServiceDeps) {
         const queued = current.status === 'queued';
         const updated = queued ? await store.cancelQueued(trx, id) : await store.requestCancel(trx, id);
         if (queued) await deps.release(trx, { tenantId: actor.tenantId, jobId: id });
+        // A queued job never reaches a worker: its `job.canceled` callback is recorded here.
+        const callback = queued ? await recordCallback(trx, publicUrl, id, 'canceled') : null;
         await appendAudit(trx, {
           ...actor.audit,
           tenantId: actor.tenantId,
@@ -170,9 +173,15 @@ export function createJobService(deps: JobServiceDeps) {
           targetId: id,
           metadata: { kind: current.kind, previous_status: current.status },
         });
-        return { job: updated, wasQueued: queued };
+        return { job: updated, wasQueued: queued, callback };
       });
       if (wasQueued) await dequeue(job);
+      if (callback) {
+        await withTimeout(producer.enqueueCallback(callback), queueTimeoutMs, 'enqueueCallback').catch(
+          (err: unknown) =>
+            logger.warn({ err, job_id: job.id }, 'callback enqueue failed; the reconciler will add it'),
+        );
+      }
       return view(job);
     },
 
