@@ -1,18 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../api/testing/api-harness.ts';
+import { processesFor } from '../shared/testing/processes.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 
 /** Promise 6 through the public API: cancel a render mid-encode; it ends `canceled` within 2 s, ffmpeg gone. */
-function ffmpegFor(jobId: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-af', 'ffmpeg'], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes(jobId));
-  } catch {
-    return [];
-  }
-}
+
+const ffmpegFor = (jobId: string) => processesFor('ffmpeg', jobId);
 
 let t: TestApi;
 let worker: WorkerProcess;

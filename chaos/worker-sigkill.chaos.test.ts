@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
+import { processesFor } from '../shared/testing/processes.ts';
 import { createTestEnv, type TestEnv } from '../shared/testing/test-env.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 import { exited, spawnService } from './spawn-process.ts';
@@ -11,15 +11,8 @@ import { exited, spawnService } from './spawn-process.ts';
  * another worker must pick the job up (lock expiry → stalled → re-run) and finish it, and the
  * ledger must hold exactly one row per step and metric.
  */
-function ffmpegFor(jobId: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-af', 'ffmpeg'], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes(jobId));
-  } catch {
-    return [];
-  }
-}
+
+const ffmpegFor = (jobId: string) => processesFor('ffmpeg', jobId);
 
 let env: TestEnv;
 let survivor: WorkerProcess | undefined;

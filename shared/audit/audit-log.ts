@@ -28,3 +28,17 @@ export async function appendAudit(db: Knex | Knex.Transaction, e: AuditEntry): P
     metadata: JSON.stringify(e.metadata ?? {}),
   });
 }
+
+/** The columns a tenant may see of its audit log (the API and the GDPR export read exactly these). */
+export const AUDIT_COLUMNS = [
+  'id',
+  'actor_type',
+  'actor_id',
+  'action',
+  'target_type',
+  'target_id',
+  'request_id',
+  'ip',
+  'metadata',
+  'created_at',
+] as const;

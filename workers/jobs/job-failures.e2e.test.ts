@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processesFor } from '../../shared/testing/processes.ts';
 import { startTestWorker, type TestWorker } from '../testing/worker-harness.ts';
 
 /** A local HTTP server whose behaviour each test scripts. */
@@ -23,15 +23,7 @@ const PNG_1x1 = Buffer.from(
   'base64',
 );
 
-function ffmpegProcesses(marker: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-af', 'ffmpeg'], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes(marker));
-  } catch {
-    return [];
-  }
-}
+const ffmpegFor = (jobId: string) => processesFor('ffmpeg', jobId);
 
 let t: TestWorker;
 beforeAll(async () => {
@@ -142,7 +134,7 @@ describe('cancellation', () => {
         .db('job_steps')
         .where({ job_id: id, name: 'compose', status: 'running' })
         .first();
-      if (step && ffmpegProcesses(id).length > 0) break;
+      if (step && ffmpegFor(id).length > 0) break;
       if (Date.now() > deadline) throw new Error('compose never started');
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -152,7 +144,7 @@ describe('cancellation', () => {
     expect(job.status).toBe('canceled');
     expect(Date.now() - canceledAt).toBeLessThan(2_000);
     await new Promise((r) => setTimeout(r, 200));
-    expect(ffmpegProcesses(id)).toEqual([]);
+    expect(ffmpegFor(id)).toEqual([]);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { AUDIT_COLUMNS } from '../../../shared/audit/audit-log.ts';
 
 export interface AuditRow {
   id: number;
@@ -31,18 +32,7 @@ export function createAuditLogStore() {
   return {
     async list(db: Knex, tenantId: string, f: AuditFilter): Promise<AuditRow[]> {
       const q = db('audit_log')
-        .select(
-          'id',
-          'actor_type',
-          'actor_id',
-          'action',
-          'target_type',
-          'target_id',
-          'request_id',
-          'ip',
-          'metadata',
-          'created_at',
-        )
+        .select(AUDIT_COLUMNS)
         .where({ tenant_id: tenantId })
         .orderBy('id', 'desc')
         .limit(f.limit + 1);

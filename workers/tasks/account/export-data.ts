@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { AUDIT_COLUMNS } from '../../../shared/audit/audit-log.ts';
 
 type Row = Record<string, unknown>;
 
@@ -161,18 +162,7 @@ export function createExportReader(db: Knex, tenantId: string, batchSize = 500) 
       let after = 0;
       for (;;) {
         const rows: Row[] = await db('audit_log')
-          .select(
-            'id',
-            'actor_type',
-            'actor_id',
-            'action',
-            'target_type',
-            'target_id',
-            'request_id',
-            'ip',
-            'metadata',
-            'created_at',
-          )
+          .select(AUDIT_COLUMNS)
           .where({ tenant_id: tenantId })
           .where('id', '>', after)
           .orderBy('id')
