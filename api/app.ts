@@ -33,6 +33,7 @@ import { memberRoutes } from './features/members/member-routes.ts';
 import { createMemberService } from './features/members/member-service.ts';
 import { createMemberStore } from './features/members/member-store.ts';
 import { opsRoutes } from './features/ops/ops-routes.ts';
+import { queueDashboard } from './features/ops/queue-dashboard.ts';
 import { sessionRoutes } from './features/sessions/session-routes.ts';
 import { createSessionStore } from './features/sessions/session-store.ts';
 import { planRoutes } from './features/usage/plan-routes.ts';
@@ -86,6 +87,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } } }));
 
   app.use(opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }));
+  app.use(queueDashboard({ producer: deps.producer, opsToken: deps.config.OPS_TOKEN }));
 
   // Stripe webhooks need the raw body: mounted here, before the JSON parser.
   app.use(stripeWebhookRoutes({ secret: deps.config.STRIPE_WEBHOOK_SECRET, handle: deps.stripeEvents }));

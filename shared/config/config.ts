@@ -110,6 +110,8 @@ export const configSchema = z
     MAGIC_LINK_PER_IP: z.coerce.number().int().positive().default(20),
     /** Express `trust proxy` setting (e.g. 1 behind one load balancer). */
     TRUST_PROXY: z.string().default('loopback'),
+    /** Password (user `ops`) of the queue dashboard at /admin/queues; unset: no dashboard. */
+    OPS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Set to `false` to keep the process from spawning the scheduled maintenance jobs. */
     SCHEDULER_ENABLED: bool.default('true'),
