@@ -25,7 +25,7 @@ export interface ReserveArgs {
 export type ReserveQuota = (
   trx: Knex.Transaction,
   args: ReserveArgs,
-) => Promise<{ priority?: number } | void>;
+) => Promise<{ priority?: number } | undefined>;
 
 /**
  * Frees what `ReserveQuota` booked for a job that will never run: called inside the transaction
@@ -40,6 +40,6 @@ export type ReleaseQuota = (
 export type PlanGate = (args: JobSubmission & { tenantId: string }) => Promise<void>;
 
 /** Defaults until metering plugs the quota service in (`api/main.ts`). */
-export const noReservation: ReserveQuota = async () => {};
+export const noReservation: ReserveQuota = async () => undefined;
 export const noRelease: ReleaseQuota = async () => {};
 export const noPlanGate: PlanGate = async () => {};

@@ -131,6 +131,7 @@ describe('submit: quota seams', () => {
       },
       reserve: async () => {
         reserved = true;
+        return undefined;
       },
     });
     const uhd = { ...submission, request: { ...submission.request, resolution: '2160p' as const } };

@@ -25,7 +25,7 @@ export async function deliverCallback(
   const delivery = await db('webhook_deliveries')
     .where({ id: data.deliveryId, tenant_id: data.tenantId })
     .first();
-  if (!delivery || delivery.status !== 'pending') return;
+  if (delivery?.status !== 'pending') return;
   const tenant = await db('tenants').select('webhook_secret').where({ id: data.tenantId }).first();
   if (!tenant?.webhook_secret) return;
 
