@@ -11,6 +11,19 @@ export interface StepRow {
 /** Worker-side SQL of jobs and steps. Every write is conditional on the job still being open. */
 export function createJobStore(db: Knex) {
   const open = ['queued', 'running'];
+  /** queued|running → running for this attempt, unless canceled meanwhile; returns rows changed. */
+  const setRunning = (q: Knex | Knex.Transaction, jobId: string, attempt: number) =>
+    q('jobs')
+      .update({
+        status: 'running',
+        attempts: attempt,
+        started_at: q.raw('coalesce(started_at, now())'),
+        updated_at: q.fn.now(),
+        enqueued_at: q.raw('coalesce(enqueued_at, now())'),
+      })
+      .where({ id: jobId })
+      .whereIn('status', open)
+      .whereNull('cancel_requested_at');
   return {
     async load(jobId: string, tenantId: string): Promise<JobRow | undefined> {
       return db('jobs').where({ id: jobId, tenant_id: tenantId }).first();
@@ -18,18 +31,7 @@ export function createJobStore(db: Knex) {
 
     /** queued|running → running for this attempt. Returns false if the job is no longer open. */
     async markRunning(jobId: string, attempt: number): Promise<boolean> {
-      const n = await db('jobs')
-        .update({
-          status: 'running',
-          attempts: attempt,
-          started_at: db.raw('coalesce(started_at, now())'),
-          updated_at: db.fn.now(),
-          enqueued_at: db.raw('coalesce(enqueued_at, now())'),
-        })
-        .where({ id: jobId })
-        .whereIn('status', open)
-        .whereNull('cancel_requested_at');
-      return n > 0;
+      return (await setRunning(db, jobId, attempt)) > 0;
     },
 
     /**
@@ -50,18 +52,7 @@ export function createJobStore(db: Knex) {
           .count({ n: '*' })
           .first();
         if (Number(row?.n ?? 0) >= limit) return 'wait';
-        const n = await trx('jobs')
-          .update({
-            status: 'running',
-            attempts: attempt,
-            started_at: trx.raw('coalesce(started_at, now())'),
-            updated_at: trx.fn.now(),
-            enqueued_at: trx.raw('coalesce(enqueued_at, now())'),
-          })
-          .where({ id: jobId })
-          .whereIn('status', open)
-          .whereNull('cancel_requested_at');
-        return n > 0 ? 'running' : 'gone';
+        return (await setRunning(trx, jobId, attempt)) > 0 ? 'running' : 'gone';
       });
     },
 

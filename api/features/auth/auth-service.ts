@@ -91,38 +91,24 @@ export function createAuthService(deps: Deps) {
   }
 
   return {
-    /** Creates a sign-in (or invite) token and mails its link. Returns at once; the send is async. */
-    sendLink(
-      email: string,
-      opts: {
-        purpose?: 'login' | 'invite';
-        tenantId?: string;
-        role?: Role;
-        invitedBy?: string;
-        tenantName?: string;
-      } = {},
-    ): void {
+    /** Creates a sign-in token and mails its link. Returns at once; the send is async (flat timing). */
+    sendLink(email: string): void {
       background(async () => {
         const token = newSecret('', 32);
-        const purpose = opts.purpose ?? 'login';
-        const ttl = purpose === 'invite' ? INVITE_TTL_MS : MAGIC_LINK_TTL_MS;
         await store.insertToken(db, {
           id: newId('mlt'),
           token_hash: hashSecret(token),
           email,
-          purpose,
-          tenant_id: opts.tenantId ?? null,
-          role: opts.role ?? null,
-          invited_by: opts.invitedBy ?? null,
-          expires_at: new Date(Date.now() + ttl),
+          purpose: 'login',
+          expires_at: new Date(Date.now() + MAGIC_LINK_TTL_MS),
         });
-        await deps.mailer.send(linkMail(email, token, purpose, opts.tenantName));
-        logger.info({ to: maskEmail(email), purpose }, 'sign-in link sent');
+        await deps.mailer.send(linkMail(email, token, 'login'));
+        logger.info({ to: maskEmail(email), purpose: 'login' }, 'sign-in link sent');
       });
     },
 
     /**
-     * The invite flavour of `sendLink` for the members feature: the token row is written in the
+     * The invite counterpart of `sendLink`, for the members feature: the token row is written in the
      * caller's transaction (so it lands with its audit entry, and its id can be answered), and
      * `send()` — to call after commit — mails the link in the background.
      */

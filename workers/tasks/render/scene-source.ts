@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { safeFetch } from '../../../shared/net/safe-fetch.ts';
 import { BadInputError } from '../../jobs/job-errors.ts';
@@ -36,10 +35,4 @@ export async function drawScene(
     outPath,
   });
   return outPath;
-}
-
-export async function writeTemp(ctx: StepContext, name: string, data: Buffer): Promise<string> {
-  const p = path.join(ctx.workDir, name);
-  await writeFile(p, data);
-  return p;
 }
