@@ -4,6 +4,7 @@ import { parseInput } from '../../../shared/validation/parse.ts';
 import type { RateLimits } from '../../http/rate-limit.ts';
 import { principalOf } from '../../http/request-context.ts';
 import type { AuthService, ClientInfo } from './auth-service.ts';
+import { requireUser } from './authenticate.ts';
 import { verifyPage } from './verify-page.ts';
 
 const emailBody = z.object({
@@ -58,13 +59,10 @@ export function authPublicRoutes(deps: { auth: AuthService; limits: RateLimits }
 /** Routes that need a signed-in user. */
 export function authSessionRoutes(deps: { auth: AuthService }): Router {
   const r = Router();
-  r.post('/v1/auth/logout-all', async (req, res) => {
+  // An API key has no sessions to end: a silent 204 would tell its caller something happened.
+  r.post('/v1/auth/logout-all', requireUser(), async (req, res) => {
     const p = principalOf(req);
-    if (!p.userId) {
-      res.status(204).end();
-      return;
-    }
-    await deps.auth.logoutAll(p.userId, p.tenantId, clientInfo(req));
+    await deps.auth.logoutAll(p.userId!, p.tenantId, clientInfo(req));
     res.status(204).end();
   });
   return r;

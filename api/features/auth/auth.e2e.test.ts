@@ -149,6 +149,18 @@ describe('sessions', () => {
     const audit = await t.env.db('audit_log').where({ action: 'session.logout_all', actor_id: a.user.id });
     expect(audit).toHaveLength(1);
   });
+
+  it('when logout-all is called with an API key, then it answers 403 and ends no session', async () => {
+    const s = await t.signIn('keyholder@example.com');
+    const key = await t.call('POST', '/v1/api-keys', {
+      token: s.access_token,
+      body: { name: 'k', role: 'admin' },
+    });
+    const r = await t.call('POST', '/v1/auth/logout-all', { token: key.body.key as string });
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe('forbidden');
+    expect((await t.call('GET', '/v1/me', { token: s.access_token })).status).toBe(200);
+  });
 });
 
 describe('access token attacks', () => {

@@ -58,7 +58,9 @@ describe('closing a deleted tenant’s billing', () => {
     const lastMeter = stripe.requests.map((r) => r.path).lastIndexOf('/v1/billing/meter_events');
     expect(deleteAt).toBeGreaterThan(lastMeter);
     expect((await env.db('tenants').where({ id: 'ten_close' }).first()).stripe_customer_id).toBeNull();
+    const before = stripe.requests.length;
     await billing().deleteCustomer('ten_close', new AbortController().signal);
+    expect(stripe.requests.length).toBe(before); // nothing left to report or delete
   });
 
   it('when Stripe is down, then the customer is kept and the call throws so the deletion retries', async () => {
