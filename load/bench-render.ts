@@ -17,12 +17,11 @@ import { createBenchEnv } from './bench-env.ts';
 
 /**
  * `npm run bench:render`: the render pipeline against one direct ffmpeg command, same run,
- * same machine. The pipeline renders ../shared/fixtures/render-minute.json (10 scenes, 1080p)
+ * same machine. The pipeline renders load/fixtures/render-minute.json (10 scenes, 1080p)
  * from nothing: TTS, cards, compose, storage, Postgres bookkeeping. The baseline encodes the
  * identical video from the same images and audio with one ffmpeg call. Both are timed wall-clock.
  */
-const fixturePath =
-  process.argv[2] ?? path.resolve(import.meta.dirname, '../../shared/fixtures/render-minute.json');
+const fixturePath = process.argv[2] ?? path.resolve(import.meta.dirname, 'fixtures/render-minute.json');
 const request = renderRequestSchema.parse(JSON.parse(readFileSync(fixturePath, 'utf8')));
 const env = await createBenchEnv({ WORKER_QUEUES: 'render', WORKER_CONCURRENCY: '1' });
 const worker = await start(env.config);

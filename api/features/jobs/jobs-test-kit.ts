@@ -1,11 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { readFixture } from '../../../shared/testing/fixtures.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 
-/** The shared happy-path body (`../shared/fixtures/render-short.json`, beside the repository). */
+/** The shared happy-path body (`load/fixtures/render-short.json`). */
 export async function readRenderShort(): Promise<Record<string, unknown>> {
-  const file = fileURLToPath(new URL('../../../../shared/fixtures/render-short.json', import.meta.url));
-  return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  return readFixture('render-short');
 }
 
 export interface JobsTestKit {

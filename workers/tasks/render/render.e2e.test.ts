@@ -1,12 +1,9 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFixture } from '../../../shared/testing/fixtures.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
 
-const fixture = JSON.parse(
-  readFileSync(path.resolve(import.meta.dirname, '../../../../shared/fixtures/render-short.json'), 'utf8'),
-);
+const fixture = readFixture('render-short') as { scenes: unknown[] } & Record<string, unknown>;
 
 let t: TestWorker;
 beforeAll(async () => {
