@@ -63,7 +63,7 @@ export interface ApiDeps {
   storage: Storage;
   /** Job submission, status, cancel and downloads; its quota seams are set in api/main.ts. */
   jobs: JobService;
-  /** The plan catalogue (PLANS_FILE or the API.md defaults). */
+  /** The plan catalogue (PLANS_FILE or the built-in defaults, README: Plans). */
   plans: PlanCatalogue;
   /** Checkout, portal, subscription, invoices (503 for the Stripe calls in local-ledger mode). */
   billing: BillingService;

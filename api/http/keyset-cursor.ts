@@ -50,7 +50,7 @@ function badCursor(): ValidationError {
   return new ValidationError([{ path: '/cursor', message: 'not a cursor this API returned' }]);
 }
 
-/** `?limit=&cursor=` of every list (API.md conventions). */
+/** `?limit=&cursor=` of every list (the list convention of the whole API). */
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z.string().max(200).optional(),

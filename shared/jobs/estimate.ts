@@ -1,6 +1,6 @@
 import type { ImageRequest, RenderRequest, TtsRequest } from './job-requests.ts';
 
-/** Usage metrics of the platform (API.md, Usage). */
+/** Usage metrics of the platform (README: How quotas behave). */
 export const METRICS = ['render_seconds', 'tts_seconds', 'images', 'storage_bytes'] as const;
 export type Metric = (typeof METRICS)[number];
 export type Estimate = Partial<Record<Metric, number>>;

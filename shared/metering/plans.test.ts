@@ -12,7 +12,7 @@ function plansFile(content: string): string {
 }
 
 describe('plan catalogue', () => {
-  it('when PLANS_FILE is unset, then the API.md catalogue applies in metric units', () => {
+  it('when PLANS_FILE is unset, then the built-in catalogue applies in metric units', () => {
     const c = loadPlanCatalogue();
     expect(c.plans.map((p) => p.name)).toEqual(['free', 'pro', 'enterprise']);
     expect(c.get('free').limits).toEqual({

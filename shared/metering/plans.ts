@@ -7,8 +7,8 @@ const metric = z.enum(METRICS);
 const limit = z.number().nonnegative().nullable();
 
 /**
- * One plan of the catalogue. Limits are in metric units (seconds, count, bytes): the API.md
- * table's "500 min" is `render_seconds: 30000`. `null` = unlimited.
+ * One plan of the catalogue. Limits are in metric units (seconds, count, bytes): the README
+ * plan table's "500 min" is `render_seconds: 30000`. `null` = unlimited.
  */
 const planSchema = z
   .object({
@@ -59,7 +59,7 @@ export const DEFAULT_METER_EVENTS: Partial<Record<Metric, string>> = {
 
 const GB = 1_000_000_000;
 
-/** The catalogue of API.md (Usage, quotas and plans), used when PLANS_FILE is unset. */
+/** The built-in catalogue (README: Plans), used when PLANS_FILE is unset. */
 export const DEFAULT_PLANS: PlanFile = {
   free: {
     limits: { render_seconds: 500 * 60, tts_seconds: 1000 * 60, images: 500, storage_bytes: 100 * GB },
@@ -171,7 +171,7 @@ export function parsePlanCatalogue(input: unknown, source = 'plan catalogue'): P
   };
 }
 
-/** The catalogue of this deployment: PLANS_FILE when set, else the API.md defaults. Read once at boot. */
+/** The catalogue of this deployment: PLANS_FILE when set, else the built-in defaults. Read once at boot. */
 export function loadPlanCatalogue(plansFile?: string): PlanCatalogue {
   if (!plansFile) return parsePlanCatalogue(DEFAULT_PLANS, 'default plans');
   let json: unknown;

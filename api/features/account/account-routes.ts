@@ -13,7 +13,7 @@ function actorOf(req: Request): AccountActor {
   };
 }
 
-/** API.md, Account: export (admin+), deletion and its cancel (owner). */
+/** Account (README: GDPR export, account deletion): export (admin+), deletion and its cancel (owner). */
 export function accountRoutes(deps: { account: AccountService }): Router {
   const r = Router();
   const { account } = deps;

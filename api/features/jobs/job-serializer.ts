@@ -2,7 +2,7 @@ import type { Estimate } from '../../../shared/jobs/estimate.ts';
 import type { JobKind } from '../../../shared/queue/queues.ts';
 import type { JobRow, JobStatus, JobStepRow, JobUsageRow } from './job-store.ts';
 
-/** A job as every job endpoint returns it (API.md, Jobs). */
+/** A job as every job endpoint returns it (README: Jobs API; its schema is in the OpenAPI document). */
 export interface JobView {
   id: string;
   kind: JobKind;

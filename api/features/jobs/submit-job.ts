@@ -20,7 +20,7 @@ export interface JobActor {
   audit: Pick<AuditEntry, 'actorType' | 'actorId' | 'requestId' | 'ip'>;
 }
 
-/** Keys live 24 h per tenant (API.md); an expired key is replaced by the next request using it. */
+/** Keys live 24 h per tenant (README: Jobs API); an expired key is replaced by the next request using it. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
 function estimateOf(s: JobSubmission): Estimate {

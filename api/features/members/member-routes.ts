@@ -51,7 +51,7 @@ function page<R extends { position: string }, V>(
   };
 }
 
-/** Members and invites (API.md, Auth → Members). Reading is viewer+, managing is admin+. */
+/** Members and invites (README: Teams, sessions and the audit log). Reading is viewer+, managing is admin+. */
 export function memberRoutes(deps: { db: Knex; store: MemberStore; members: MemberService }): Router {
   const r = Router();
   const { db, store, members } = deps;

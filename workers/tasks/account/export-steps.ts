@@ -7,7 +7,7 @@ import type { StepDefinition } from '../../jobs/step.ts';
 import { writeExportZip } from './export-archive.ts';
 import { createExportReader } from './export-data.ts';
 
-/** The download window of an export (API.md: 24 h). Links to large outputs inside it live as long. */
+/** The download window of an export (README: GDPR export, 24 h). Links to large outputs inside it live as long. */
 export const EXPORT_TTL_MS = 24 * 3600 * 1000;
 
 /** Building a large ZIP takes long; the generic STEP_TIMEOUT_SECONDS (60 s) is for media calls. */

@@ -5,7 +5,7 @@ import { safeFetch } from '../../../shared/net/safe-fetch.ts';
 import type { CallbackPayload } from '../../../shared/queue/queues.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
 
-/** `Rendermill-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (API.md). */
+/** `Rendermill-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (README: Jobs API, Callbacks). */
 export function signCallback(secret: string, body: string, timestamp: number): string {
   const v1 = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
   return `t=${timestamp},v1=${v1}`;

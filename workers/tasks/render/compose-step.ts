@@ -7,7 +7,7 @@ import type { SceneImagesResult } from './images-step.ts';
 import type { NarrationResult } from './tts-step.ts';
 
 /**
- * A scene lasts as long as its narration, or its `duration` when it has no text (API.md).
+ * A scene lasts as long as its narration, or its `duration` when it has no text (README: Jobs API).
  * With both, the longer wins, so an explicit duration is never cut short.
  */
 export function sceneDurations(req: RenderRequest, narration: NarrationResult): number[] {
