@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
+import { createJobRepository } from '../shared/jobs/job-repository.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
 import { createPlanGate } from '../shared/metering/plan-gate.ts';
@@ -23,8 +24,8 @@ import { createJwtCodec } from './features/auth/jwt.ts';
 import { createBillingService } from './features/billing/billing-service.ts';
 import { createBillingStore } from './features/billing/billing-store.ts';
 import { createStripeEventHandler } from './features/billing/stripe-events.ts';
+import { createIdempotencyStore } from './features/jobs/idempotency-store.ts';
 import { createJobService } from './features/jobs/job-service.ts';
-import { createJobStore } from './features/jobs/job-store.ts';
 import { createRateLimits } from './http/rate-limit.ts';
 
 export interface ApiProcess {
@@ -98,9 +99,11 @@ export async function start(config: Config): Promise<ApiProcess> {
     logger,
     publicUrl: config.PUBLIC_URL,
   });
+  const jobRepository = createJobRepository();
   const jobs = createJobService({
     db,
-    store: createJobStore(),
+    jobs: jobRepository,
+    idempotency: createIdempotencyStore(),
     producer,
     storage,
     logger,
@@ -122,7 +125,7 @@ export async function start(config: Config): Promise<ApiProcess> {
   const account = createAccountService({
     db,
     store: createAccountStore(),
-    jobStore: createJobStore(),
+    jobStore: jobRepository,
     jobs,
     producer,
     mailer,

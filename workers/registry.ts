@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { z } from 'zod';
 import type { Config } from '../shared/config/config.ts';
+import { createJobRepository } from '../shared/jobs/job-repository.ts';
 import { JOB_POLICIES, type RetryPolicy } from '../shared/queue/job-policies.ts';
 import {
   callbackPayload,
@@ -10,7 +11,6 @@ import {
   tenantJobPayload,
 } from '../shared/queue/queues.ts';
 import { type JobDefinition, runTenantJob } from './jobs/job-runner.ts';
-import { createJobStore } from './jobs/job-store.ts';
 import type { WorkerServices } from './jobs/services.ts';
 import { deletionJob } from './tasks/account/deletion-steps.ts';
 import { exportJob } from './tasks/account/export-steps.ts';
@@ -43,7 +43,7 @@ function tenantTask<P>(name: string, queue: QueueName, def: JobDefinition<P>): T
     handler: (services, job, data, token) =>
       runTenantJob(
         services,
-        createJobStore(services.db),
+        createJobRepository(),
         def,
         job,
         data as z.infer<typeof tenantJobPayload>,

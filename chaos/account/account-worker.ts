@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Config } from '../../shared/config/config.ts';
 import { createDb } from '../../shared/db/db.ts';
+import { createJobRepository } from '../../shared/jobs/job-repository.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { createMailer } from '../../shared/mail/mailer.ts';
 import { createMetrics } from '../../shared/metrics/metrics.ts';
@@ -9,7 +10,6 @@ import { bullPrefix, JOB_NAMES, QUEUES, tenantJobPayload } from '../../shared/qu
 import { createRedis } from '../../shared/redis/redis.ts';
 import { createLocalStorage } from '../../shared/storage/local-storage.ts';
 import { runTenantJob } from '../../workers/jobs/job-runner.ts';
-import { createJobStore } from '../../workers/jobs/job-store.ts';
 import type { WorkerServices } from '../../workers/jobs/services.ts';
 import type { AccountBilling } from '../../workers/jobs/step.ts';
 import { deletionJob } from '../../workers/tasks/account/deletion-steps.ts';
@@ -46,7 +46,7 @@ export async function startAccountWorker(config: Config, extra: { billing?: Acco
     QUEUES.account,
     async (job) => {
       const data = tenantJobPayload.parse(job.data);
-      const store = createJobStore(db);
+      const store = createJobRepository();
       if (job.name === JOB_NAMES.export) return runTenantJob(services, store, exportJob, job, data);
       if (job.name === JOB_NAMES.deletion) return runTenantJob(services, store, deletionJob, job, data);
       throw new UnrecoverableError(`no task named ${job.name}`);

@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import { newId } from '../ids/ids.ts';
+import type { FinalStatus, JobRow } from './job-contract.ts';
+import { createJobRepository } from './job-repository.ts';
 
-export type FinalStatus = 'succeeded' | 'failed' | 'canceled';
+const jobs = createJobRepository();
 
 /** The body of a client callback (`job.succeeded|failed|canceled`), built from the job row. */
-export function callbackEvent(publicUrl: string, row: Record<string, unknown>, status: FinalStatus) {
+export function callbackEvent(publicUrl: string, row: JobRow, status: FinalStatus) {
   const hasOutput = status === 'succeeded' && row.output_key;
   return {
     id: newId('evt'),
@@ -20,7 +22,7 @@ export function callbackEvent(publicUrl: string, row: Record<string, unknown>, s
         error: row.error_code ? { code: row.error_code, message: row.error_message } : null,
         output: hasOutput
           ? {
-              url: `${publicUrl}/v1/jobs/${String(row.id)}/output`,
+              url: `${publicUrl}/v1/jobs/${row.id}/output`,
               content_type: row.output_content_type,
               bytes: row.output_bytes,
               duration_seconds: row.output_duration_seconds,
@@ -46,7 +48,7 @@ export async function recordCallback(
   jobId: string,
   status: FinalStatus,
 ): Promise<{ deliveryId: string; tenantId: string } | null> {
-  const row = await trx('jobs').where({ id: jobId }).first();
+  const row = await jobs.findById(trx, jobId);
   if (!row?.callback_url) return null;
   const deliveryId = newId('dlv');
   const inserted = await trx('webhook_deliveries')
@@ -61,5 +63,5 @@ export async function recordCallback(
     .onConflict(['job_id', 'event'])
     .ignore()
     .returning('id');
-  return inserted.length ? { deliveryId, tenantId: row.tenant_id as string } : null;
+  return inserted.length ? { deliveryId, tenantId: row.tenant_id } : null;
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { UpgradeRequiredError } from '../errors/http-errors.ts';
+import type { JobKind } from '../jobs/job-contract.ts';
 import type { Resolution } from '../jobs/job-requests.ts';
-import type { JobKind } from '../queue/queues.ts';
 import type { PlanCatalogue } from './plans.ts';
 import { tenantPlan } from './tenant-plan.ts';
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { QuotaExceededError } from '../errors/http-errors.ts';
 import { type Estimate, METRICS, type Metric } from '../jobs/estimate.ts';
-import type { JobKind } from '../queue/queues.ts';
+import { FINAL_STATUS_LIST, type JobKind } from '../jobs/job-contract.ts';
 import { periodKey, periodOf, STORAGE_PERIOD } from './periods.ts';
 import type { Plan, PlanCatalogue } from './plans.ts';
 import { tenantPlan } from './tenant-plan.ts';
@@ -186,7 +186,7 @@ export async function sweepUnsettled(
     .whereNull('r.settled_at')
     .where((q) =>
       q
-        .whereIn('j.status', ['succeeded', 'failed', 'canceled'])
+        .whereIn('j.status', FINAL_STATUS_LIST)
         .orWhere((o) =>
           o.whereNull('j.id').where('r.created_at', '<', db.raw('now() - ?::interval', [orphanAfter])),
         ),

@@ -45,3 +45,30 @@ export async function recordUsage(trx: Knex.Transaction, records: UsageRecord[])
   }
   return inserted;
 }
+
+/** Usage per job and metric, summed over steps (the ledger has one row per job, step, metric). */
+export interface JobUsage {
+  job_id: string;
+  metric: string;
+  quantity: number;
+}
+
+export async function usageByJob(
+  db: Knex | Knex.Transaction,
+  tenantId: string,
+  jobIds: string[],
+): Promise<JobUsage[]> {
+  if (jobIds.length === 0) return [];
+  const rows: Array<Record<string, unknown>> = await db('usage_events')
+    .select('job_id', 'metric')
+    .sum({ quantity: 'quantity' })
+    .where({ tenant_id: tenantId })
+    .whereIn('job_id', jobIds)
+    .groupBy('job_id', 'metric')
+    .orderBy('metric');
+  return rows.map((r) => ({
+    job_id: String(r.job_id),
+    metric: String(r.metric),
+    quantity: Number(r.quantity),
+  }));
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { JobKind } from '../jobs/job-contract.ts';
 
 /**
  * The api↔workers contract for BullMQ. Queue payloads carry ids only: Postgres holds the job,
@@ -32,7 +33,7 @@ export const JOB_NAMES = {
   usageReport: 'usage.report',
 } as const;
 
-export type JobKind = 'render' | 'tts' | 'image' | 'export' | 'deletion';
+export type { JobKind };
 
 /** Where each job kind is queued and under which BullMQ job name. */
 export const KIND_ROUTING: Record<JobKind, { queue: QueueName; name: string }> = {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import { type FinalStatus, recordCallback } from '../../shared/jobs/callback-event.ts';
-import type { JobStore } from './job-store.ts';
+import { recordCallback } from '../../shared/jobs/callback-event.ts';
+import type { FinalStatus, JobRow } from '../../shared/jobs/job-contract.ts';
+import type { JobRepository } from '../../shared/jobs/job-repository.ts';
 import type { WorkerServices } from './services.ts';
-import type { JobRow } from './step.ts';
 
 export type { FinalStatus };
 
@@ -14,18 +14,13 @@ export type { FinalStatus };
  */
 export async function finalizeJob(
   services: WorkerServices,
-  store: JobStore,
+  store: JobRepository,
   job: JobRow,
   status: FinalStatus,
   error?: { code: string; message: string },
 ): Promise<boolean> {
   const changed = await services.db.transaction(async (trx: Knex.Transaction) => {
-    const ok = await store.finish(
-      trx,
-      job.id,
-      status,
-      error ? { error_code: error.code, error_message: error.message.slice(0, 1000) } : {},
-    );
+    const ok = await store.finish(trx, job.id, status, error);
     if (!ok) return null;
     if (status === 'succeeded') await services.quota?.settle(trx, job.id);
     else await services.quota?.release(trx, job.id);

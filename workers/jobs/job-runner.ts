@@ -3,15 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
+import { isOpen, type JobRow } from '../../shared/jobs/job-contract.ts';
+import type { JobRepository } from '../../shared/jobs/job-repository.ts';
 import { tenantPlan } from '../../shared/metering/tenant-plan.ts';
 import { recordUsage } from '../../shared/metering/usage-ledger.ts';
 import { reportError } from '../../shared/observability/sentry.ts';
 import type { TenantJobPayload } from '../../shared/queue/queues.ts';
 import { finalizeJob } from './finalize-job.ts';
 import { classifyError, JobCanceledError, StepTimeoutError } from './job-errors.ts';
-import type { JobStore } from './job-store.ts';
 import type { WorkerServices } from './services.ts';
-import type { JobRow, StepDefinition } from './step.ts';
+import type { StepDefinition } from './step.ts';
 
 /** How a tenant job kind runs: its request schema and ordered steps. */
 export interface JobDefinition<P = unknown> {
@@ -31,15 +32,15 @@ const CANCEL_POLL_MS = 400;
  */
 export async function runTenantJob<P>(
   services: WorkerServices,
-  store: JobStore,
+  store: JobRepository,
   def: JobDefinition<P>,
   bullJob: Job,
   data: TenantJobPayload,
   token?: string,
 ): Promise<void> {
-  const { logger, metrics } = services;
-  const job = await store.load(data.jobId, data.tenantId);
-  if (!job || !['queued', 'running'].includes(job.status)) return; // deleted, or already final
+  const { db, logger, metrics } = services;
+  const job = await store.find(db, data.tenantId, data.jobId);
+  if (!job || !isOpen(job.status)) return; // deleted, or already final
   if (job.cancel_requested_at) {
     await finalizeJob(services, store, job, 'canceled');
     return;
@@ -70,7 +71,7 @@ export async function runTenantJob<P>(
   const cancel = new AbortController();
   const poll = setInterval(() => {
     store
-      .cancelRequested(job.id)
+      .cancelRequested(db, job.id)
       .then((yes) => yes && cancel.abort(new JobCanceledError()))
       .catch(() => undefined);
   }, CANCEL_POLL_MS);
@@ -79,7 +80,7 @@ export async function runTenantJob<P>(
   let stepName = '';
   try {
     const done = new Map(
-      (await store.steps(job.id)).filter((s) => s.status === 'succeeded').map((s) => [s.name, s.result]),
+      (await store.steps(db, job.id)).filter((s) => s.status === 'succeeded').map((s) => [s.name, s.result]),
     );
     const results: Record<string, unknown> = Object.fromEntries(done);
     let before = 0;
@@ -96,7 +97,7 @@ export async function runTenantJob<P>(
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(new StepTimeoutError(step.name, deadlineMs)), deadlineMs);
       const signal = AbortSignal.any([cancel.signal, timeout.signal]);
-      await store.startStep(job.id, step.name, position, attempt);
+      await store.startStep(db, { jobId: job.id, name: step.name, position, attempt });
       const endTimer = metrics.stepDuration.startTimer({ kind: job.kind, step: step.name });
       try {
         const outcome = await untilAborted(
@@ -107,11 +108,11 @@ export async function runTenantJob<P>(
             signal,
             results,
             workDir,
-            progress: (f) => store.progress(services.db, job.id, base + span * Math.max(0, Math.min(1, f))),
+            progress: (f) => store.progress(db, job.id, base + span * Math.max(0, Math.min(1, f))),
           }),
           signal,
         );
-        await services.db.transaction(async (trx) => {
+        await db.transaction(async (trx) => {
           await store.finishStep(trx, job.id, step.name, {
             result: outcome.result ?? null,
             cacheHit: outcome.cacheHit ?? false,
@@ -127,16 +128,7 @@ export async function runTenantJob<P>(
           );
           if (outcome.output) {
             const retentionMs = services.config.OUTPUT_RETENTION_DAYS * 86_400_000;
-            await trx('jobs')
-              .update({
-                output_key: outcome.output.key,
-                output_content_type: outcome.output.contentType,
-                output_bytes: outcome.output.bytes,
-                output_duration_seconds: outcome.output.durationSeconds ?? null,
-                output_expires_at: outcome.output.expiresAt ?? new Date(Date.now() + retentionMs),
-                output_deleted_at: null,
-              })
-              .where({ id: job.id });
+            await store.setOutput(trx, job.id, outcome.output, retentionMs);
           }
           await store.progress(trx, job.id, base + span);
         });
@@ -146,7 +138,7 @@ export async function runTenantJob<P>(
       } catch (err) {
         endTimer({ outcome: err instanceof JobCanceledError ? 'canceled' : 'failed' });
         await store
-          .failStep(job.id, step.name, (err as Error)?.message ?? String(err))
+          .failStep(db, job.id, step.name, err instanceof Error ? err.message : String(err))
           .catch(() => undefined);
         throw err;
       } finally {
@@ -178,12 +170,17 @@ export async function runTenantJob<P>(
 const RENDER_SLOT_RETRY_MS = 2_000;
 
 /** Renders count against the plan's concurrent-render limit; other kinds start at once. */
-async function start(services: WorkerServices, store: JobStore, job: JobRow, attempt: number) {
+async function start(services: WorkerServices, store: JobRepository, job: JobRow, attempt: number) {
   if (job.kind !== 'render' || !services.plans) {
-    return (await store.markRunning(job.id, attempt)) ? 'running' : 'gone';
+    return (await store.markRunning(services.db, job.id, attempt)) ? 'running' : 'gone';
   }
   const plan = await tenantPlan(services.db, services.plans, job.tenant_id);
-  return store.markRunningWithinLimit(job.id, job.tenant_id, attempt, plan.max_concurrent_renders);
+  return store.markRunningWithinLimit(services.db, {
+    jobId: job.id,
+    tenantId: job.tenant_id,
+    attempt,
+    limit: plan.max_concurrent_renders,
+  });
 }
 
 /** Rejects as soon as the signal fires, even if the step ignores it (its children are killed by their own handlers). */

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../../shared/config/config.ts';
 import type { Metric } from '../../shared/jobs/estimate.ts';
+import type { JobOutput, JobRow } from '../../shared/jobs/job-contract.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { Mailer } from '../../shared/mail/mailer.ts';
 import type { Producer } from '../../shared/queue/producer.ts';
@@ -8,18 +9,7 @@ import type { Storage } from '../../shared/storage/storage.ts';
 import type { TtsProvider } from '../media/tts/tts-provider.ts';
 
 /** A job row as the worker sees it (Postgres is the source of truth, not the queue payload). */
-export interface JobRow {
-  id: string;
-  tenant_id: string;
-  kind: 'render' | 'tts' | 'image' | 'export' | 'deletion';
-  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
-  payload: unknown;
-  estimate: Record<string, number>;
-  callback_url: string | null;
-  progress: number;
-  attempts: number;
-  cancel_requested_at: Date | null;
-}
+export type { JobRow };
 
 /** What a step hands back; persisted with the step so a retry resumes after it. */
 export interface StepOutcome<R = unknown> {
@@ -29,7 +19,7 @@ export interface StepOutcome<R = unknown> {
   usage?: Array<{ metric: Metric; quantity: number }>;
   cacheHit?: boolean;
   /** Set by the step that produces the job's downloadable output */
-  output?: { key: string; contentType: string; bytes: number; durationSeconds?: number; expiresAt?: Date };
+  output?: JobOutput;
 }
 
 /** Services a step may use. Built once by the worker composition root. */

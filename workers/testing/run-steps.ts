@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createJobRepository } from '../../shared/jobs/job-repository.ts';
 import type { JobRow, StepDefinition, StepOutcome, StepServices } from '../jobs/step.ts';
 
 export interface StepRun {
@@ -54,7 +55,7 @@ export async function runSteps<P>(
 
 /** A job row as the worker loads it. */
 export async function loadJob(db: StepServices['db'], id: string): Promise<JobRow> {
-  const row = (await db('jobs').where({ id }).first()) as JobRow | undefined;
+  const row = await createJobRepository().findById(db, id);
   if (!row) throw new Error(`no job ${id}`);
   return row;
 }

@@ -4,13 +4,13 @@ import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts
 import { ConflictError, ForbiddenError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import type { DeletionRequest, ExportRequest } from '../../../shared/jobs/account-requests.ts';
+import type { JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mailer } from '../../../shared/mail/mailer.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import type { JobView } from '../jobs/job-serializer.ts';
 import { type JobService, withTimeout } from '../jobs/job-service.ts';
-import type { JobStore } from '../jobs/job-store.ts';
 import type { AccountStore } from './account-store.ts';
 
 /** Deleting the account needs a sign-in (magic link) this recent, not just a live session. */
@@ -27,7 +27,8 @@ export interface AccountActor {
 export interface AccountServiceDeps {
   db: Knex;
   store: AccountStore;
-  jobStore: JobStore;
+  /** The job repository (`jobs` rows of exports and deletions). */
+  jobStore: JobRepository;
   jobs: JobService;
   producer: Producer;
   mailer: Mailer;
@@ -73,7 +74,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     async requestExport(actor: AccountActor): Promise<JobView> {
       const { job, created } = await db.transaction(async (trx) => {
         await store.lockTenant(trx, actor.tenantId);
-        const open = await store.openJob(trx, actor.tenantId, 'export');
+        const open = await jobStore.findOpenOfKind(trx, actor.tenantId, 'export');
         if (open) return { job: open, created: false };
         const payload: ExportRequest = { requested_by: actor.actorId };
         const row = await jobStore.insert(trx, {
@@ -120,7 +121,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       }
       const outcome = await db.transaction(async (trx) => {
         await store.lockTenant(trx, actor.tenantId);
-        const open = await store.openJob(trx, actor.tenantId, 'deletion');
+        const open = await jobStore.findOpenOfKind(trx, actor.tenantId, 'deletion');
         if (open) {
           const payload = open.payload as Partial<DeletionRequest>;
           return {
@@ -180,12 +181,14 @@ export function createAccountService(deps: AccountServiceDeps) {
     async cancelDeletion(actor: AccountActor): Promise<{ canceled: true; job_id: string }> {
       const job = await db.transaction(async (trx) => {
         await store.lockTenant(trx, actor.tenantId);
-        const open = await store.openJob(trx, actor.tenantId, 'deletion');
+        const open = await jobStore.findOpenOfKind(trx, actor.tenantId, 'deletion');
         if (!open) throw new ConflictError('No account deletion is scheduled');
         if (open.status !== 'queued') {
           throw new ConflictError('The deletion has already started and can no longer be stopped');
         }
         const canceled = await jobStore.cancelQueued(trx, open.id);
+        if (!canceled)
+          throw new ConflictError('The deletion has already started and can no longer be stopped');
         await store.setDeletionScheduledFor(trx, actor.tenantId, null);
         await appendAudit(trx, {
           ...actor.audit,

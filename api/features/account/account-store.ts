@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
 import { ownerEmails } from '../../../shared/account/owner-emails.ts';
-import type { JobRow } from '../jobs/job-store.ts';
 
 type Db = Knex | Knex.Transaction;
 
-/** Account lifecycle SQL: the open export/deletion of a tenant, its owners, the caller's sign-in time. */
+/** Account lifecycle SQL: the tenant's deletion marker, its owners, the caller's sign-in time (jobs: the job repository). */
 export function createAccountStore() {
   return {
     /** Serialises export and deletion requests of one tenant (no two open deletions, no export pile-up). */
@@ -19,21 +18,6 @@ export function createAccountStore() {
         .first();
       if (!row) throw new Error(`tenant ${tenantId} vanished under a live session`);
       return row as { name: string; deletion_scheduled_for: Date | null };
-    },
-
-    /** The tenant's queued or running job of this kind, locked, if any. */
-    async openJob(
-      trx: Knex.Transaction,
-      tenantId: string,
-      kind: 'export' | 'deletion',
-    ): Promise<JobRow | null> {
-      const row = await trx('jobs')
-        .where({ tenant_id: tenantId, kind })
-        .whereIn('status', ['queued', 'running'])
-        .orderBy('created_at', 'desc')
-        .forUpdate()
-        .first();
-      return (row as JobRow | undefined) ?? null;
     },
 
     async setDeletionScheduledFor(trx: Knex.Transaction, tenantId: string, at: Date | null): Promise<void> {

@@ -1,4 +1,4 @@
-import type { JobPosition } from './job-store.ts';
+import type { JobPosition } from '../../../shared/jobs/job-repository.ts';
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
 

@@ -1,6 +1,7 @@
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../../../shared/errors/http-errors.ts';
+import { JOB_KINDS, JOB_STATUSES } from '../../../shared/jobs/job-contract.ts';
 import {
   imageRequestSchema,
   renderRequestSchema,
@@ -11,13 +12,12 @@ import { auditActor, principalOf } from '../../http/request-context.ts';
 import { requireRole } from '../auth/authenticate.ts';
 import { decodeJobCursor } from './job-cursor.ts';
 import type { JobService } from './job-service.ts';
-import { JOB_STATUSES } from './job-store.ts';
 import type { JobSubmission } from './submission-seams.ts';
 import type { JobActor } from './submit-job.ts';
 
 const listQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
-  kind: z.enum(['render', 'tts', 'image', 'export', 'deletion']).optional(),
+  kind: z.enum(JOB_KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().optional(),
 });

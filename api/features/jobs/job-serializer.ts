@@ -1,6 +1,7 @@
 import type { Estimate } from '../../../shared/jobs/estimate.ts';
-import type { JobKind } from '../../../shared/queue/queues.ts';
-import type { JobRow, JobStatus, JobStepRow, JobUsageRow } from './job-store.ts';
+import type { JobKind, JobRow, JobStatus } from '../../../shared/jobs/job-contract.ts';
+import type { JobStepView } from '../../../shared/jobs/job-repository.ts';
+import type { JobUsage } from '../../../shared/metering/usage-ledger.ts';
 
 /** A job as every job endpoint returns it (README: Jobs API; its schema is in the OpenAPI document). */
 export interface JobView {
@@ -54,7 +55,7 @@ export function hasLiveOutput(
  */
 export function serializeJob(
   job: JobRow,
-  related: { steps: JobStepRow[]; usage: JobUsageRow[]; publicUrl: string; now?: Date },
+  related: { steps: JobStepView[]; usage: JobUsage[]; publicUrl: string; now?: Date },
 ): JobView {
   return {
     id: job.id,

@@ -5,21 +5,26 @@ import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import { recordCallback } from '../../../shared/jobs/callback-event.ts';
+import { isFinal, type JobRow } from '../../../shared/jobs/job-contract.ts';
+import type { JobListFilter, JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
+import { usageByJob } from '../../../shared/metering/usage-ledger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import { signDownload, verifyDownload } from '../../../shared/storage/signed-url.ts';
 import type { Storage } from '../../../shared/storage/storage.ts';
+import type { IdempotencyStore } from './idempotency-store.ts';
 import { encodeJobCursor } from './job-cursor.ts';
 import { hasLiveOutput, type JobView, serializeJob } from './job-serializer.ts';
-import { FINAL_STATUSES, type JobListFilter, type JobRow, type JobStore } from './job-store.ts';
 import type { JobSubmission, PlanGate, ReleaseQuota, ReserveQuota } from './submission-seams.ts';
 import { createSubmitJob, type JobActor } from './submit-job.ts';
 
 export interface JobServiceDeps {
   db: Knex;
-  store: JobStore;
+  /** The one owner of `jobs` and `job_steps` SQL. */
+  jobs: JobRepository;
+  idempotency: IdempotencyStore;
   producer: Producer;
   storage: Storage;
   logger: Logger;
@@ -69,12 +74,12 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 
 /** Use cases of the jobs feature. Transactions open here; SQL lives in the store. */
 export function createJobService(deps: JobServiceDeps) {
-  const { db, store, producer, logger, publicUrl } = deps;
+  const { db, jobs: store, producer, logger, publicUrl } = deps;
   const queueTimeoutMs = deps.queueTimeoutMs ?? 3000;
 
   async function views(tenantId: string, jobs: JobRow[]): Promise<JobView[]> {
     const ids = jobs.map((j) => j.id);
-    const [steps, usage] = await Promise.all([store.steps(db, ids), store.usage(db, tenantId, ids)]);
+    const [steps, usage] = await Promise.all([store.stepViews(db, ids), usageByJob(db, tenantId, ids)]);
     return jobs.map((j) => serializeJob(j, { steps, usage, publicUrl }));
   }
 
@@ -152,8 +157,7 @@ export function createJobService(deps: JobServiceDeps) {
       const { job, wasQueued, callback } = await db.transaction(async (trx) => {
         const current = await store.findForUpdate(trx, actor.tenantId, id);
         if (!current) throw new NotFoundError('Job not found');
-        if (FINAL_STATUSES.has(current.status))
-          throw new ConflictError(`The job is already ${current.status}`);
+        if (isFinal(current.status)) throw new ConflictError(`The job is already ${current.status}`);
         // An account deletion is stopped by its owner through /v1/account/delete/cancel only.
         if (current.kind === 'deletion' && !roleAtLeast(actor.role ?? 'viewer', 'owner')) {
           throw new ForbiddenError(
@@ -162,6 +166,7 @@ export function createJobService(deps: JobServiceDeps) {
         }
         const queued = current.status === 'queued';
         const updated = queued ? await store.cancelQueued(trx, id) : await store.requestCancel(trx, id);
+        if (!updated) throw new NotFoundError('Job not found');
         if (queued) await deps.release(trx, { tenantId: actor.tenantId, jobId: id });
         // A queued job never reaches a worker: its `job.canceled` callback is recorded here.
         const callback = queued ? await recordCallback(trx, publicUrl, id, 'canceled') : null;

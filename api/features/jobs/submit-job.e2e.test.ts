@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuotaExceededError, UpgradeRequiredError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
 import { createMetrics } from '../../../shared/metrics/metrics.ts';
 import { createProducer, type Producer } from '../../../shared/queue/producer.ts';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
 import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
+import { createIdempotencyStore } from './idempotency-store.ts';
 import { createJobService, type JobServiceDeps } from './job-service.ts';
-import { createJobStore } from './job-store.ts';
 import { readRenderShort } from './jobs-test-kit.ts';
 import { noPlanGate, noRelease, noReservation } from './submission-seams.ts';
 import type { JobActor } from './submit-job.ts';
@@ -40,7 +41,8 @@ afterAll(async () => {
 function service(over: Partial<JobServiceDeps> = {}) {
   return createJobService({
     db: env.db,
-    store: createJobStore(),
+    jobs: createJobRepository(),
+    idempotency: createIdempotencyStore(),
     producer,
     storage: createLocalStorage(env.config.STORAGE_DIR),
     logger: createLogger('silent', 'test'),

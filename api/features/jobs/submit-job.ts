@@ -4,9 +4,11 @@ import type { Role } from '../../../shared/auth/roles.ts';
 import { ConflictError, ValidationError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { type Estimate, estimateImage, estimateRender, estimateTts } from '../../../shared/jobs/estimate.ts';
+import type { JobRow } from '../../../shared/jobs/job-contract.ts';
+import type { JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
+import type { IdempotencyStore } from './idempotency-store.ts';
 import type { JobView } from './job-serializer.ts';
-import type { JobRow, JobStore } from './job-store.ts';
 import { requestHash } from './request-hash.ts';
 import type { JobSubmission, PlanGate, ReserveQuota } from './submission-seams.ts';
 import { unsafeUrlErrors } from './unsafe-url-errors.ts';
@@ -44,7 +46,8 @@ type Outcome = { type: 'created'; job: JobRow } | { type: 'replay'; job: JobRow 
  */
 export function createSubmitJob(deps: {
   db: Knex;
-  store: JobStore;
+  jobs: JobRepository;
+  idempotency: IdempotencyStore;
   metrics: Metrics;
   allowPrivateHosts: string[];
   reserve: ReserveQuota;
@@ -52,7 +55,7 @@ export function createSubmitJob(deps: {
   enqueue(job: JobRow): Promise<boolean>;
   view(job: JobRow): Promise<JobView>;
 }) {
-  const { db, store } = deps;
+  const { db, jobs: store, idempotency: keys } = deps;
 
   async function attempt(
     actor: JobActor,
@@ -63,7 +66,7 @@ export function createSubmitJob(deps: {
     return db.transaction(async (trx): Promise<Outcome> => {
       const jobId = newId('job');
       if (idempotency) {
-        const claimed = await store.claimIdempotencyKey(trx, {
+        const claimed = await keys.claim(trx, {
           tenantId: actor.tenantId,
           key: idempotency.key,
           requestHash: idempotency.hash,
@@ -72,7 +75,7 @@ export function createSubmitJob(deps: {
         });
         if (!claimed) {
           // A live claim exists (perhaps committed a moment ago by a concurrent twin): read it.
-          const existing = await store.findIdempotencyKey(trx, actor.tenantId, idempotency.key);
+          const existing = await keys.find(trx, actor.tenantId, idempotency.key);
           if (!existing) return { type: 'retry' }; // it expired between the two statements
           if (existing.request_hash !== idempotency.hash) {
             throw new ConflictError(
@@ -99,7 +102,7 @@ export function createSubmitJob(deps: {
       const booked = await deps.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
       // Queue priority by plan: the reconciler re-adds the job with the same priority from the row.
       if (booked?.priority) {
-        await trx('jobs').update({ priority: booked.priority }).where({ id: jobId });
+        await store.setPriority(trx, jobId, booked.priority);
         job = { ...job, priority: booked.priority };
       }
       await appendAudit(trx, {

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantPseudonym } from '../../../shared/account/tenant-pseudonym.ts';
 import { newId } from '../../../shared/ids/ids.ts';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
 import { createMailer, type Mailer } from '../../../shared/mail/mailer.ts';
 import { createMetrics } from '../../../shared/metrics/metrics.ts';
@@ -13,7 +14,6 @@ import { tenantPrefix } from '../../../shared/storage/storage.ts';
 import { startSmtpSink } from '../../../shared/testing/smtp-sink.ts';
 import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
 import { runTenantJob } from '../../jobs/job-runner.ts';
-import { createJobStore } from '../../jobs/job-store.ts';
 import type { StepServices } from '../../jobs/step.ts';
 import { type SeededTenant, seedTenant } from '../../testing/account-fixture.ts';
 import { loadJob, runSteps } from '../../testing/run-steps.ts';
@@ -231,7 +231,7 @@ describe('account deletion steps', () => {
     const fakeBull = { attemptsMade: 0, opts: { attempts: 10 } } as unknown as Job;
     await runTenantJob(
       { ...services, producer, metrics: createMetrics('worker') },
-      createJobStore(env.db),
+      createJobRepository(),
       deletionJob,
       fakeBull,
       { jobId: job.id, tenantId: t.tenantId },

@@ -1,5 +1,6 @@
 import { tenantPseudonym } from '../../../shared/account/tenant-pseudonym.ts';
 import { type DeletionRequest, deletionRequestSchema } from '../../../shared/jobs/account-requests.ts';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { tenantPrefix } from '../../../shared/storage/storage.ts';
 import { BadInputError } from '../../jobs/job-errors.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
@@ -9,6 +10,8 @@ import { purgeTenantQueues } from './queue-purge.ts';
 import { countRows, eraseRows, ownerEmails, tenantData, usersToErase } from './tenant-data.ts';
 
 type Ctx = StepContext<DeletionRequest>;
+
+const jobs = createJobRepository();
 
 /** A retry that finds the grace period still running (the job was enqueued without its delay). */
 export class DeletionNotDueError extends Error {
@@ -90,21 +93,7 @@ const cancelJobs: StepDefinition<DeletionRequest> = {
   async run(ctx: Ctx) {
     const { db, producer, logger } = ctx.services;
     const tenantId = ctx.job.tenant_id;
-    const others = () => db('jobs').where({ tenant_id: tenantId }).whereNot({ id: ctx.job.id });
-    const canceled = await others()
-      .where({ status: 'queued' })
-      .update({
-        status: 'canceled',
-        finished_at: db.fn.now(),
-        updated_at: db.fn.now(),
-        cancel_requested_at: db.raw('coalesce(cancel_requested_at, now())'),
-      });
-    const stopping = await others()
-      .where({ status: 'running' })
-      .update({
-        cancel_requested_at: db.raw('coalesce(cancel_requested_at, now())'),
-        updated_at: db.fn.now(),
-      });
+    const { canceled, stopping } = await jobs.cancelTenantJobs(db, tenantId, ctx.job.id);
     let removed = 0;
     if (producer) removed = await purgeTenantQueues(db, producer, tenantId, ctx.job.id, ctx.signal);
     else logger.warn({ job_id: ctx.job.id }, 'no producer: BullMQ entries of the tenant left to expire');
@@ -223,8 +212,7 @@ const finalize: StepDefinition<DeletionRequest> = {
           erased.map((u) => u.id),
         )
         .delete();
-      await trx('job_steps').where({ job_id: ctx.job.id }).delete();
-      await trx('jobs').where({ id: ctx.job.id }).delete();
+      await jobs.deleteJob(trx, ctx.job.id);
       await trx('tenants').where({ id: tenantId }).delete();
       await receipts.complete(trx, ctx.job.id);
       return erased.length;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { type ExportRequest, exportRequestSchema } from '../../../shared/jobs/account-requests.ts';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { signDownload } from '../../../shared/storage/signed-url.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
@@ -71,10 +72,8 @@ const notifyStep: StepDefinition<ExportRequest> = {
       .whereIn('m.role', ['owner', 'admin'])
       .orderBy('u.email');
     const link = `${config.PUBLIC_URL}/v1/jobs/${ctx.job.id}/output`;
-    const job = await db('jobs').select('output_expires_at').where({ id: ctx.job.id }).first();
-    const until = (
-      (job?.output_expires_at as Date | null) ?? new Date(Date.now() + EXPORT_TTL_MS)
-    ).toISOString();
+    const job = await createJobRepository().findById(db, ctx.job.id);
+    const until = (job?.output_expires_at ?? new Date(Date.now() + EXPORT_TTL_MS)).toISOString();
     for (const { email } of rows) {
       ctx.signal.throwIfAborted();
       await mailer.send({

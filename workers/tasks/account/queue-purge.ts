@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
-import { type JobKind, KIND_ROUTING, QUEUES, type QueueName } from '../../../shared/queue/queues.ts';
+import { KIND_ROUTING, QUEUES, type QueueName } from '../../../shared/queue/queues.ts';
 
 /** How long the deletion waits for a canceled job's worker to let go of it before retrying the step. */
+const repository = createJobRepository();
 const ACTIVE_WAIT_MS = 30_000;
 const POLL_MS = 200;
 
@@ -58,13 +60,7 @@ export async function purgeTenantQueues(
   let removed = 0;
   let after = '';
   for (;;) {
-    const jobs: Array<{ id: string; kind: JobKind }> = await db('jobs')
-      .select('id', 'kind')
-      .where('tenant_id', tenantId)
-      .whereNot('id', selfJobId)
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(500);
+    const jobs = await repository.tenantJobIds(db, { tenantId, exceptId: selfJobId, after, limit: 500 });
     for (const j of jobs) {
       if (await removeWhenIdle(producer, KIND_ROUTING[j.kind].queue, j.id, signal)) removed++;
     }

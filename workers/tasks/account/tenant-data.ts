@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 
 type Scope = (q: Knex.QueryBuilder) => void;
 
@@ -16,7 +17,6 @@ export interface TenantData {
  */
 function namedData(db: Knex, tenantId: string, selfJobId: string): TenantData[] {
   const byTenant: Scope = (q) => q.where('tenant_id', tenantId);
-  const otherJobs = () => db('jobs').select('id').where('tenant_id', tenantId).whereNot('id', selfJobId);
   return [
     {
       kind: 'refresh_tokens',
@@ -28,8 +28,8 @@ function namedData(db: Knex, tenantId: string, selfJobId: string): TenantData[] 
     { kind: 'invites', table: 'magic_link_tokens', scope: byTenant },
     { kind: 'idempotency_keys', table: 'idempotency_keys', scope: byTenant },
     { kind: 'webhook_deliveries', table: 'webhook_deliveries', scope: byTenant },
-    { kind: 'job_steps', table: 'job_steps', scope: (q) => q.whereIn('job_id', otherJobs()) },
-    { kind: 'jobs', table: 'jobs', scope: (q) => q.where('tenant_id', tenantId).whereNot('id', selfJobId) },
+    // The job repository names the rows of `job_steps` and `jobs` (children first).
+    ...createJobRepository().tenantRows(db, tenantId, selfJobId),
     { kind: 'audit_log', table: 'audit_log', scope: byTenant },
   ];
 }

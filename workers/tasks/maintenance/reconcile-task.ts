@@ -1,7 +1,7 @@
 import { enqueueDeletionJob } from '../../../shared/account/deletion-queue.ts';
-import { type JobKind, KIND_ROUTING } from '../../../shared/queue/queues.ts';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
+import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import { finalizeJob } from '../../jobs/finalize-job.ts';
-import { createJobStore } from '../../jobs/job-store.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
 
 /** A job BullMQ gave up on (stalled too often) is re-added at most this many times in all. */
@@ -21,23 +21,19 @@ export async function reconcileJobs(
   const { db, producer, metrics, logger } = services;
   // Open jobs untouched for this long are checked against BullMQ (default 15 s). Compared on
   // Postgres's clock, the one that wrote updated_at.
-  const quietSince = db.raw('now() - make_interval(secs => ?)', [services.config.RECONCILE_QUIET_SECONDS]);
-  const store = createJobStore(db);
+  const quiet = services.config.RECONCILE_QUIET_SECONDS;
+  const quietSince = db.raw('now() - make_interval(secs => ?)', [quiet]);
+  const store = createJobRepository();
   let reenqueued = 0;
   let failed = 0;
-  const open = await db('jobs')
-    .select('id', 'tenant_id', 'kind', 'priority', 'status', 'attempts', 'enqueued_at', 'metadata', 'payload')
-    .whereIn('status', ['queued', 'running'])
-    .where('updated_at', '<=', quietSince)
-    .orderBy('updated_at')
-    .limit(500);
+  const open = await store.quietOpenJobs(db, quiet, 500);
   for (const row of open) {
-    const route = KIND_ROUTING[row.kind as JobKind];
+    const route = KIND_ROUTING[row.kind];
     const queue = producer.queue(route.queue);
     const existing = await queue.getJob(row.id);
     const state = existing ? await existing.getState() : 'missing';
     if (['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(state)) continue;
-    const count = Number((row.metadata as Record<string, unknown>)?.__reenqueues ?? 0);
+    const count = Number(row.metadata?.__reenqueues ?? 0);
     if (state === 'missing' || (state === 'failed' && count < MAX_REENQUEUES) || state === 'unknown') {
       if (existing) await existing.remove().catch(() => undefined);
       if (row.kind === 'deletion') {
@@ -56,13 +52,7 @@ export async function reconcileJobs(
           priority: row.priority,
         });
       }
-      await db('jobs').update({ enqueued_at: db.fn.now(), updated_at: db.fn.now() }).where({ id: row.id });
-      if (state === 'failed') {
-        await db.raw(
-          `UPDATE jobs SET metadata = jsonb_set(metadata, '{__reenqueues}', to_jsonb(?::int)) WHERE id = ?`,
-          [count + 1, row.id],
-        );
-      }
+      await store.markReenqueued(db, row.id, state === 'failed' ? count + 1 : undefined);
       metrics.reconcilerEnqueued.inc();
       reenqueued++;
       logger.warn(
@@ -73,7 +63,7 @@ export async function reconcileJobs(
     }
     // Completed in BullMQ but open in Postgres, or failed too often: end it visibly, releasing
     // its reservation and telling the client, like any other failure.
-    const full = await store.load(row.id, row.tenant_id);
+    const full = await store.find(db, row.tenant_id, row.id);
     if (
       full &&
       (await finalizeJob(services, store, full, 'failed', {

@@ -1,0 +1,444 @@
+import type { Knex } from 'knex';
+import {
+  FINISH,
+  type FinalStatus,
+  type JobKind,
+  type JobOutput,
+  type JobRow,
+  type JobStatus,
+  type JobStepRow,
+  type NewJob,
+  OPEN_STATUSES,
+  TRANSITIONS,
+} from './job-contract.ts';
+
+type Db = Knex | Knex.Transaction;
+
+/** Position in the `(created_at, id)` descending order; `created_at` as exact UTC text (microseconds). */
+export interface JobPosition {
+  createdAt: string;
+  id: string;
+}
+
+export interface JobListFilter {
+  status?: JobStatus;
+  kind?: JobKind;
+  limit: number;
+  after?: JobPosition;
+}
+
+/** A step as the job view shows it. */
+export type JobStepView = Pick<
+  JobStepRow,
+  'job_id' | 'name' | 'status' | 'attempt' | 'cache_hit' | 'started_at' | 'finished_at'
+>;
+
+/** A step as the runner resumes from it. */
+export type JobStepState = Pick<JobStepRow, 'name' | 'status' | 'attempt' | 'result'>;
+
+/** An open job the reconciler checks against BullMQ. */
+export type QuietJob = Pick<
+  JobRow,
+  'id' | 'tenant_id' | 'kind' | 'priority' | 'status' | 'attempts' | 'enqueued_at' | 'metadata' | 'payload'
+>;
+
+/** A table the account deletion counts and erases, with the rows of the tenant in it. */
+export interface TenantRows {
+  kind: string;
+  table: string;
+  scope: (q: Knex.QueryBuilder) => void;
+}
+
+/**
+ * The job repository: every statement on `jobs` and `job_steps`, for the API and the workers
+ * alike. Status changes are the contract's `TRANSITIONS`, each conditional on its `from`
+ * statuses. Tenant-facing reads are scoped by tenant, so a foreign id reads as absent. Each
+ * method takes the connection or transaction first: transactions open at the use-case edge.
+ */
+export function createJobRepository() {
+  const first = async (q: Knex.QueryBuilder): Promise<JobRow | null> => (await q.first<JobRow>()) ?? null;
+
+  /** queued|running → running for this attempt, unless a cancel was requested; returns rows changed. */
+  const setRunning = (db: Db, jobId: string, attempt: number) =>
+    db('jobs')
+      .update({
+        status: TRANSITIONS.start.to,
+        attempts: attempt,
+        started_at: db.raw('coalesce(started_at, now())'),
+        updated_at: db.fn.now(),
+        enqueued_at: db.raw('coalesce(enqueued_at, now())'),
+      })
+      .where({ id: jobId })
+      .whereIn('status', TRANSITIONS.start.from)
+      .whereNull('cancel_requested_at');
+
+  return {
+    // ---- rows ----------------------------------------------------------------------------
+
+    async insert(trx: Knex.Transaction, job: NewJob): Promise<JobRow> {
+      const [row] = await trx('jobs')
+        .insert({
+          ...job,
+          status: 'queued',
+          payload: JSON.stringify(job.payload),
+          estimate: JSON.stringify(job.estimate),
+          metadata: JSON.stringify(job.metadata),
+        })
+        .returning<JobRow[]>('*');
+      if (!row) throw new Error(`job ${job.id} was not inserted`);
+      return row;
+    },
+
+    /** The queue priority the tenant's plan gives the job (the reconciler re-adds it with the same). */
+    async setPriority(trx: Knex.Transaction, id: string, priority: number): Promise<void> {
+      await trx('jobs').update({ priority }).where({ id });
+    },
+
+    find(db: Db, tenantId: string, id: string): Promise<JobRow | null> {
+      return first(db('jobs').where({ tenant_id: tenantId, id }));
+    },
+
+    /** Locks the row so a cancel and a worker's status change are serialised. */
+    findForUpdate(trx: Knex.Transaction, tenantId: string, id: string): Promise<JobRow | null> {
+      return first(trx('jobs').where({ tenant_id: tenantId, id }).forUpdate());
+    },
+
+    /** Unscoped: for signed download links (the signature names the job) and worker-side reads by id. */
+    findById(db: Db, id: string): Promise<JobRow | null> {
+      return first(db('jobs').where({ id }));
+    },
+
+    /** The tenant's queued or running job of this kind, locked, if any. */
+    findOpenOfKind(trx: Knex.Transaction, tenantId: string, kind: JobKind): Promise<JobRow | null> {
+      return first(
+        trx('jobs')
+          .where({ tenant_id: tenantId, kind })
+          .whereIn('status', OPEN_STATUSES)
+          .orderBy('created_at', 'desc')
+          .forUpdate(),
+      );
+    },
+
+    /** Newest first; one row more than `limit` tells the caller whether a next page exists. */
+    async list(db: Db, tenantId: string, f: JobListFilter): Promise<Array<JobRow & { position: string }>> {
+      const q = db('jobs')
+        .select(
+          'jobs.*',
+          // Text, not a JS Date: a Date drops the microseconds and the cursor would skip rows.
+          db.raw(`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position`),
+        )
+        .where({ tenant_id: tenantId })
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(f.limit + 1);
+      if (f.status) q.where({ status: f.status });
+      if (f.kind) q.where({ kind: f.kind });
+      if (f.after) q.whereRaw('(created_at, id) < (?::timestamptz, ?)', [f.after.createdAt, f.after.id]);
+      return q;
+    },
+
+    /** Ids of the tenant's jobs other than `exceptId`, in id order after `after` (pages of `limit`). */
+    async tenantJobIds(
+      db: Db,
+      p: { tenantId: string; exceptId: string; after: string; limit: number },
+    ): Promise<Array<{ id: string; kind: JobKind }>> {
+      return db('jobs')
+        .select('id', 'kind')
+        .where('tenant_id', p.tenantId)
+        .whereNot('id', p.exceptId)
+        .where('id', '>', p.after)
+        .orderBy('id')
+        .limit(p.limit);
+    },
+
+    /** Open jobs untouched since `quietSeconds` (on Postgres's clock, the one that wrote updated_at). */
+    async quietOpenJobs(db: Db, quietSeconds: number, limit: number): Promise<QuietJob[]> {
+      return db('jobs')
+        .select(
+          'id',
+          'tenant_id',
+          'kind',
+          'priority',
+          'status',
+          'attempts',
+          'enqueued_at',
+          'metadata',
+          'payload',
+        )
+        .whereIn('status', OPEN_STATUSES)
+        .where('updated_at', '<=', db.raw('now() - make_interval(secs => ?)', [quietSeconds]))
+        .orderBy('updated_at')
+        .limit(limit);
+    },
+
+    // ---- enqueue and cancel ----------------------------------------------------------------
+
+    /** The outbox marker: the BullMQ job is known to exist. */
+    async markEnqueued(db: Db, id: string): Promise<void> {
+      await db('jobs').update({ enqueued_at: db.fn.now() }).where({ id }).whereNull('enqueued_at');
+    },
+
+    /**
+     * The reconciler added the job to BullMQ again; `reenqueues` (when given) is how often it
+     * did so for a job BullMQ had failed, kept in `metadata.__reenqueues`.
+     */
+    async markReenqueued(db: Db, id: string, reenqueues?: number): Promise<void> {
+      await db('jobs').update({ enqueued_at: db.fn.now(), updated_at: db.fn.now() }).where({ id });
+      if (reenqueues !== undefined) {
+        await db.raw(
+          `UPDATE jobs SET metadata = jsonb_set(metadata, '{__reenqueues}', to_jsonb(?::int)) WHERE id = ?`,
+          [reenqueues, id],
+        );
+      }
+    },
+
+    /** `cancelQueued`: queued → canceled. Returns the row, or null when it was no longer queued. */
+    async cancelQueued(trx: Knex.Transaction, id: string): Promise<JobRow | null> {
+      const [row] = await trx('jobs')
+        .update({
+          status: TRANSITIONS.cancelQueued.to,
+          finished_at: trx.fn.now(),
+          cancel_requested_at: trx.raw('coalesce(cancel_requested_at, now())'),
+          updated_at: trx.fn.now(),
+        })
+        .where({ id })
+        .whereIn('status', TRANSITIONS.cancelQueued.from)
+        .returning<JobRow[]>('*');
+      return row ?? null;
+    },
+
+    /** A running job is stopped by its worker, which watches `cancel_requested_at`. */
+    async requestCancel(trx: Knex.Transaction, id: string): Promise<JobRow | null> {
+      const [row] = await trx('jobs')
+        .update({
+          cancel_requested_at: trx.raw('coalesce(cancel_requested_at, now())'),
+          updated_at: trx.fn.now(),
+        })
+        .where({ id })
+        .returning<JobRow[]>('*');
+      return row ?? null;
+    },
+
+    /** The account deletion: the tenant's other queued jobs are canceled, running ones asked to stop. */
+    async cancelTenantJobs(
+      db: Db,
+      tenantId: string,
+      exceptId: string,
+    ): Promise<{ canceled: number; stopping: number }> {
+      const others = () => db('jobs').where({ tenant_id: tenantId }).whereNot({ id: exceptId });
+      const canceled = await others()
+        .whereIn('status', TRANSITIONS.cancelQueued.from)
+        .update({
+          status: TRANSITIONS.cancelQueued.to,
+          finished_at: db.fn.now(),
+          updated_at: db.fn.now(),
+          cancel_requested_at: db.raw('coalesce(cancel_requested_at, now())'),
+        });
+      const stopping = await others()
+        .where({ status: 'running' })
+        .update({
+          cancel_requested_at: db.raw('coalesce(cancel_requested_at, now())'),
+          updated_at: db.fn.now(),
+        });
+      return { canceled, stopping };
+    },
+
+    async cancelRequested(db: Db, jobId: string): Promise<boolean> {
+      const row = await db('jobs').select('cancel_requested_at', 'status').where({ id: jobId }).first();
+      return !row || row.cancel_requested_at !== null || row.status === 'canceled';
+    },
+
+    // ---- running ---------------------------------------------------------------------------
+
+    /** `start`. Returns false if the job is no longer open (or a cancel was requested). */
+    async markRunning(db: Db, jobId: string, attempt: number): Promise<boolean> {
+      return (await setRunning(db, jobId, attempt)) > 0;
+    },
+
+    /**
+     * Like markRunning, but only while the tenant has fewer than `limit` renders running. The
+     * per-tenant advisory lock makes count-then-update atomic across every worker.
+     */
+    async markRunningWithinLimit(
+      db: Knex,
+      p: { jobId: string; tenantId: string; attempt: number; limit: number },
+    ): Promise<'running' | 'wait' | 'gone'> {
+      return db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`renders:${p.tenantId}`]);
+        const row = await trx('jobs')
+          .where({ tenant_id: p.tenantId, kind: 'render', status: 'running' })
+          .whereNot({ id: p.jobId })
+          .count({ n: '*' })
+          .first();
+        if (Number(row?.n ?? 0) >= p.limit) return 'wait';
+        return (await setRunning(trx, p.jobId, p.attempt)) > 0 ? 'running' : 'gone';
+      });
+    },
+
+    /** Progress never goes backwards, whatever order concurrent updates land in. */
+    async progress(db: Db, jobId: string, value: number): Promise<void> {
+      const v = Math.max(0, Math.min(1, value));
+      await db('jobs')
+        .update({ progress: db.raw('greatest(progress, ?)', [v]), updated_at: db.fn.now() })
+        .where({ id: jobId })
+        .whereIn('status', OPEN_STATUSES);
+    },
+
+    /** Records the file a step produced; it expires after `retentionMs` unless the output says otherwise. */
+    async setOutput(
+      trx: Knex.Transaction,
+      jobId: string,
+      output: JobOutput,
+      retentionMs: number,
+    ): Promise<void> {
+      await trx('jobs')
+        .update({
+          output_key: output.key,
+          output_content_type: output.contentType,
+          output_bytes: output.bytes,
+          output_duration_seconds: output.durationSeconds ?? null,
+          output_expires_at: output.expiresAt ?? new Date(Date.now() + retentionMs),
+          output_deleted_at: null,
+        })
+        .where({ id: jobId });
+    },
+
+    /** `succeed` / `fail` / `cancel`: only from an open status, so a late duplicate can't overwrite it. */
+    async finish(
+      trx: Knex.Transaction,
+      jobId: string,
+      status: FinalStatus,
+      error?: { code: string; message: string },
+    ): Promise<boolean> {
+      const n = await trx('jobs')
+        .update({
+          status: FINISH[status].to,
+          finished_at: trx.fn.now(),
+          updated_at: trx.fn.now(),
+          ...(status === 'succeeded' ? { progress: 1 } : {}),
+          ...(error ? { error_code: error.code, error_message: error.message.slice(0, 1000) } : {}),
+        })
+        .where({ id: jobId })
+        .whereIn('status', FINISH[status].from);
+      return n > 0;
+    },
+
+    // ---- outputs -----------------------------------------------------------------------------
+
+    /** Outputs past their retention and not yet deleted. */
+    async expiredOutputs(
+      db: Db,
+      limit: number,
+    ): Promise<Array<{ id: string; tenant_id: string; output_key: string; output_bytes: number | null }>> {
+      return db('jobs')
+        .select('id', 'tenant_id', 'output_key', 'output_bytes')
+        .whereNotNull('output_key')
+        .whereNull('output_deleted_at')
+        .where('output_expires_at', '<=', db.fn.now())
+        .limit(limit);
+    },
+
+    /** Marks an output deleted; false when another sweep got there first. */
+    async markOutputDeleted(trx: Knex.Transaction, id: string): Promise<boolean> {
+      const n = await trx('jobs')
+        .update({ output_deleted_at: trx.fn.now() })
+        .where({ id })
+        .whereNull('output_deleted_at');
+      return n > 0;
+    },
+
+    // ---- steps -------------------------------------------------------------------------------
+
+    /** Steps of several jobs for their views, in step order. */
+    async stepViews(db: Db, jobIds: string[]): Promise<JobStepView[]> {
+      if (jobIds.length === 0) return [];
+      return db('job_steps')
+        .select('job_id', 'name', 'status', 'attempt', 'cache_hit', 'started_at', 'finished_at')
+        .whereIn('job_id', jobIds)
+        .orderBy([{ column: 'job_id' }, { column: 'position' }]);
+    },
+
+    /** One job's steps with their results, in order: what a retry resumes from. */
+    async steps(db: Db, jobId: string): Promise<JobStepState[]> {
+      return db('job_steps')
+        .select('name', 'status', 'attempt', 'result')
+        .where({ job_id: jobId })
+        .orderBy('position');
+    },
+
+    async startStep(
+      db: Db,
+      s: { jobId: string; name: string; position: number; attempt: number },
+    ): Promise<void> {
+      await db('job_steps')
+        .insert({
+          job_id: s.jobId,
+          name: s.name,
+          position: s.position,
+          status: 'running',
+          attempt: s.attempt,
+          started_at: db.fn.now(),
+          error: null,
+        })
+        .onConflict(['job_id', 'name'])
+        .merge({
+          status: 'running',
+          attempt: s.attempt,
+          started_at: db.fn.now(),
+          finished_at: null,
+          error: null,
+        });
+    },
+
+    async finishStep(
+      trx: Knex.Transaction,
+      jobId: string,
+      name: string,
+      outcome: { result: unknown; cacheHit: boolean },
+    ): Promise<void> {
+      await trx('job_steps')
+        .update({
+          status: 'succeeded',
+          result: JSON.stringify(outcome.result ?? null),
+          cache_hit: outcome.cacheHit,
+          finished_at: trx.fn.now(),
+        })
+        .where({ job_id: jobId, name });
+    },
+
+    async failStep(db: Db, jobId: string, name: string, error: string): Promise<void> {
+      await db('job_steps')
+        .update({ status: 'failed', error: error.slice(0, 1000), finished_at: db.fn.now() })
+        .where({ job_id: jobId, name, status: 'running' });
+    },
+
+    // ---- account deletion ----------------------------------------------------------------
+
+    /**
+     * The tenant's jobs and steps for the deletion to count and erase, children first. The
+     * running deletion job (`selfJobId`) and its steps stay until `deleteJob` in the last step:
+     * the runner records progress in them.
+     */
+    tenantRows(db: Db, tenantId: string, selfJobId: string): TenantRows[] {
+      const otherJobs = () => db('jobs').select('id').where('tenant_id', tenantId).whereNot('id', selfJobId);
+      return [
+        { kind: 'job_steps', table: 'job_steps', scope: (q) => q.whereIn('job_id', otherJobs()) },
+        {
+          kind: 'jobs',
+          table: 'jobs',
+          scope: (q) => q.where('tenant_id', tenantId).whereNot('id', selfJobId),
+        },
+      ];
+    },
+
+    /** Removes a job and its steps (the account deletion's own row, in its final transaction). */
+    async deleteJob(trx: Knex.Transaction, id: string): Promise<void> {
+      await trx('job_steps').where({ job_id: id }).delete();
+      await trx('jobs').where({ id }).delete();
+    },
+  };
+}
+
+export type JobRepository = ReturnType<typeof createJobRepository>;
