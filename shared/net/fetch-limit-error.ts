@@ -1,3 +1,5 @@
+import { TaskError } from '../errors/task-error.ts';
+
 /** Which limit of a fetch was exceeded. */
 export type FetchLimit =
   /** The body (or its announced Content-Length) is larger than `maxBytes`. */
@@ -8,12 +10,11 @@ export type FetchLimit =
   | 'content_type';
 
 /** A response was refused because it exceeds what the caller accepts. */
-export class FetchLimitError extends Error {
-  override readonly name = 'FetchLimitError';
+export class FetchLimitError extends TaskError {
   readonly limit: FetchLimit;
 
   constructor(limit: FetchLimit, message: string) {
-    super(message);
+    super(message, 'fetch_refused', false);
     this.limit = limit;
   }
 }

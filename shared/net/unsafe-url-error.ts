@@ -1,3 +1,5 @@
+import { TaskError } from '../errors/task-error.ts';
+
 /** Why a URL was refused. */
 export type UnsafeUrlReason =
   /** Not parseable as an absolute URL. */
@@ -13,12 +15,11 @@ export type UnsafeUrlReason =
  * A URL that must not be fetched from the server side (SSRF guard). The message names the host but never
  * the full URL, which may carry tokens in its query.
  */
-export class UnsafeUrlError extends Error {
-  override readonly name = 'UnsafeUrlError';
+export class UnsafeUrlError extends TaskError {
   readonly reason: UnsafeUrlReason;
 
   constructor(reason: UnsafeUrlReason, message: string) {
-    super(message);
+    super(message, 'unsafe_url', false);
     this.reason = reason;
   }
 }

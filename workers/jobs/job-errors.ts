@@ -1,32 +1,28 @@
+import { TaskError } from '../../shared/errors/task-error.ts';
+
+export { TaskError };
+
 /** A step ran past its deadline; retried with backoff, final code `step_timeout`. */
-export class StepTimeoutError extends Error {
-  override readonly name = 'StepTimeoutError';
-  readonly code = 'step_timeout';
+export class StepTimeoutError extends TaskError {
   constructor(
     readonly step: string,
     readonly deadlineMs: number,
   ) {
-    super(`step ${step} did not finish within ${Math.round(deadlineMs / 100) / 10} s`);
+    super(`step ${step} did not finish within ${Math.round(deadlineMs / 100) / 10} s`, 'step_timeout', true);
   }
 }
 
 /** The job was canceled while it ran; the runner ends it as `canceled`, never retried. */
-export class JobCanceledError extends Error {
-  override readonly name = 'JobCanceledError';
-  readonly code = 'canceled';
+export class JobCanceledError extends TaskError {
   constructor() {
-    super('job was canceled');
+    super('job was canceled', 'canceled', false);
   }
 }
 
 /** Input that can never succeed (bad image, unsafe URL, unknown voice): failed at once, no retry. */
-export class BadInputError extends Error {
-  override readonly name = 'BadInputError';
-  constructor(
-    message: string,
-    readonly code = 'bad_input',
-  ) {
-    super(message);
+export class BadInputError extends TaskError {
+  constructor(message: string, code = 'bad_input') {
+    super(message, code, false);
   }
 }
 
@@ -37,19 +33,18 @@ export interface ClassifiedError {
 }
 
 /**
- * The failure taxonomy: bad input → failed without retry; timeouts and anything unexpected →
- * retried with backoff; after the last attempt the job fails with this code and message.
+ * The failure taxonomy, read from the error's own `code` and `retryable` (a `TaskError`):
+ * bad input → failed without retry; timeouts → retried with backoff. Anything else is
+ * unexpected: `step_failed`, retried. After the last attempt the job fails with this code and message.
  */
 export function classifyError(err: unknown): ClassifiedError {
-  const e = err as { name?: string; code?: string; message?: string; reason?: string };
-  if (err instanceof BadInputError) return { code: err.code, message: err.message, retryable: false };
-  if (e?.name === 'MediaInputError' || e?.code === 'bad_input') {
-    return { code: 'bad_input', message: e.message ?? 'invalid input', retryable: false };
+  if (err instanceof TaskError) {
+    const message = err.code === 'step_failed' ? err.message.slice(0, 500) : err.message;
+    return { code: err.code, message, retryable: err.retryable };
   }
-  if (e?.name === 'UnsafeUrlError')
-    return { code: 'unsafe_url', message: e.message ?? 'URL refused', retryable: false };
-  if (err instanceof StepTimeoutError) return { code: err.code, message: err.message, retryable: true };
-  if (e?.name === 'FetchLimitError')
-    return { code: 'fetch_refused', message: e.message ?? 'fetch refused', retryable: false };
-  return { code: 'step_failed', message: (e?.message ?? String(err)).slice(0, 500), retryable: true };
+  const message =
+    typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string'
+      ? err.message
+      : String(err);
+  return { code: 'step_failed', message: message.slice(0, 500), retryable: true };
 }

@@ -1,3 +1,5 @@
+import { TaskError } from '../../shared/errors/task-error.ts';
+
 /** How much of stderr an error keeps: enough for ffmpeg's last complaint, small enough to log or store. */
 const ERROR_TAIL_BYTES = 8 * 1024;
 
@@ -5,8 +7,7 @@ const ERROR_TAIL_BYTES = 8 * 1024;
  * A child process ran but did not succeed: non-zero exit, or killed by a signal we did not send.
  * `stderrTail` holds at most the last 8 KiB of stderr, because this error ends up in logs and job rows.
  */
-export class ProcessFailedError extends Error {
-  override readonly name = 'ProcessFailedError';
+export class ProcessFailedError extends TaskError {
   readonly command: string;
   readonly exitCode: number | null;
   readonly exitSignal: NodeJS.Signals | null;
@@ -17,7 +18,7 @@ export class ProcessFailedError extends Error {
     const how =
       exitCode !== null ? `exited with code ${exitCode}` : `was killed by ${exitSignal ?? 'a signal'}`;
     const lastLine = tail.trimEnd().split('\n').at(-1) ?? '';
-    super(`${command} ${how}${lastLine ? `: ${lastLine}` : ''}`);
+    super(`${command} ${how}${lastLine ? `: ${lastLine}` : ''}`, 'step_failed', true);
     this.command = command;
     this.exitCode = exitCode;
     this.exitSignal = exitSignal;

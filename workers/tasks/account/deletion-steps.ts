@@ -2,7 +2,7 @@ import { tenantPseudonym } from '../../../shared/account/tenant-pseudonym.ts';
 import { type DeletionRequest, deletionRequestSchema } from '../../../shared/jobs/account-requests.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { tenantPrefix } from '../../../shared/storage/storage.ts';
-import { BadInputError } from '../../jobs/job-errors.ts';
+import { BadInputError, TaskError } from '../../jobs/job-errors.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
 import type { StepContext, StepDefinition } from '../../jobs/step.ts';
 import { createReceiptStore, receiptMail } from './deletion-receipt.ts';
@@ -14,10 +14,14 @@ type Ctx = StepContext<DeletionRequest>;
 const jobs = createJobRepository();
 
 /** A retry that finds the grace period still running (the job was enqueued without its delay). */
-export class DeletionNotDueError extends Error {
-  override readonly name = 'DeletionNotDueError';
+export class DeletionNotDueError extends TaskError {
   constructor(readonly scheduledFor: string) {
-    super(`the account deletion is scheduled for ${scheduledFor}; refusing to run earlier`);
+    // Retried: the next attempt (after backoff) may find the grace period over.
+    super(
+      `the account deletion is scheduled for ${scheduledFor}; refusing to run earlier`,
+      'step_failed',
+      true,
+    );
   }
 }
 

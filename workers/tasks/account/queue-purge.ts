@@ -1,18 +1,18 @@
 import type { Knex } from 'knex';
+import { TaskError } from '../../../shared/errors/task-error.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING, QUEUES, type QueueName } from '../../../shared/queue/queues.ts';
 
-/** How long the deletion waits for a canceled job's worker to let go of it before retrying the step. */
 const repository = createJobRepository();
+/** How long the deletion waits for a canceled job's worker to let go of it before retrying the step. */
 const ACTIVE_WAIT_MS = 30_000;
 const POLL_MS = 200;
 
 /** A job that is still running after its cancel was requested: the step fails and retries later. */
-export class JobStillActiveError extends Error {
-  override readonly name = 'JobStillActiveError';
+export class JobStillActiveError extends TaskError {
   constructor(readonly jobId: string) {
-    super(`job ${jobId} is still running after its cancel; the deletion will retry`);
+    super(`job ${jobId} is still running after its cancel; the deletion will retry`, 'step_failed', true);
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
+import { TaskError } from '../../../shared/errors/task-error.ts';
 import { safeFetch } from '../../../shared/net/safe-fetch.ts';
 import type { CallbackPayload } from '../../../shared/queue/queues.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
@@ -54,14 +55,15 @@ export async function deliverCallback(
       error: res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`,
     };
   } catch (err) {
-    const e = err as Error;
-    if (e.name === 'UnsafeUrlError') {
+    const message = err instanceof Error ? err.message : String(err);
+    // A URL the SSRF rules refuse stays refused: fail the delivery now instead of retrying.
+    if (err instanceof TaskError && err.code === 'unsafe_url') {
       await db('webhook_deliveries')
-        .update({ status: 'failed', attempts: attempt, last_error: e.message.slice(0, 500) })
+        .update({ status: 'failed', attempts: attempt, last_error: message.slice(0, 500) })
         .where({ id: delivery.id });
-      throw new UnrecoverableError(e.message);
+      throw new UnrecoverableError(message);
     }
-    outcome = { code: null, error: e.message.slice(0, 500) };
+    outcome = { code: null, error: message.slice(0, 500) };
   }
 
   if (!outcome.error) {
