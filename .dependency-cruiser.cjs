@@ -16,6 +16,13 @@ module.exports = {
       from: { path: '^migrations/' },
       to: { path: '^(api|workers)/' },
     },
+    {
+      // The dashboard reaches the platform only over HTTP (through its API module / the SDK).
+      name: 'web-app-only-http',
+      severity: 'error',
+      from: { path: '^web/src/' },
+      to: { path: '^(api|workers|shared|migrations)/' },
+    },
     { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],
   options: {

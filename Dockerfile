@@ -1,4 +1,14 @@
 # Rendermill: one image for the API and the workers (the command picks which runs).
+# The dashboard is built in a stage of its own: Vite is a dev dependency, the image only needs web/dist.
+FROM node:20-bookworm-slim AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY web/package.json web/
+RUN npm ci --no-audit --no-fund
+COPY web web
+COPY load/fixtures load/fixtures
+RUN node --import tsx web/scripts/build-web.ts
+
 FROM node:20-bookworm-slim
 
 # ffmpeg composes videos, espeak-ng speaks, DejaVu fonts draw the title cards (sharp/librsvg);
@@ -12,9 +22,11 @@ WORKDIR /app
 # Dependencies first so a source change does not reinstall them. tsx is a runtime dependency;
 # the dev dependencies are the test and lint tools, not needed in the image.
 COPY package.json package-lock.json ./
+COPY web/package.json web/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
+COPY --from=web --chown=node:node /app/web/dist web/dist
 
 # Named volumes copy ownership from the image on first mount: the node user must own them.
 RUN mkdir -p /data/storage /app/.data && chown -R node:node /data /app/.data

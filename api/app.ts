@@ -20,6 +20,7 @@ import type { AuthService } from './features/auth/auth-service.ts';
 import type { AuthStore } from './features/auth/auth-store.ts';
 import { authenticate as authRequired } from './features/auth/authenticate.ts';
 import type { JwtCodec } from './features/auth/jwt.ts';
+import { createRefreshCookie } from './features/auth/refresh-cookie.ts';
 import { billingRoutes, checkoutReturnRoutes } from './features/billing/billing-routes.ts';
 import type { BillingService } from './features/billing/billing-service.ts';
 import type { StripeEventHandler } from './features/billing/stripe-events.ts';
@@ -43,6 +44,7 @@ import { httpMetrics } from './http/http-metrics.ts';
 import type { RateLimits } from './http/rate-limit.ts';
 import { requestId } from './http/request-id.ts';
 import { requestLog } from './http/request-log.ts';
+import { webApp } from './http/web-app.ts';
 
 /** Everything the HTTP layer needs, built by the composition root (`api/main.ts`). */
 export interface ApiDeps {
@@ -84,7 +86,23 @@ export function createApp(deps: ApiDeps): Express {
   // Upgrading requests to https only makes sense when we are served over https: on a plain-http
   // PUBLIC_URL it would break the sign-in page's form post.
   const https = deps.config.PUBLIC_URL.startsWith('https:');
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } } }));
+  // Strict: scripts, styles, fonts, media and API calls from our own origin only — no inline
+  // script, no external host (the dashboard's build is checked to need neither).
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          upgradeInsecureRequests: https ? [] : null,
+          styleSrc: ["'self'"],
+          fontSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          mediaSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+        },
+      },
+    }),
+  );
 
   app.use(opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }));
   app.use(queueDashboard({ producer: deps.producer, opsToken: deps.config.OPS_TOKEN }));
@@ -94,7 +112,16 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(express.json({ limit: '1mb', strict: true }));
 
-  app.use(authPublicRoutes({ auth: deps.auth, limits: deps.limits }));
+  app.use(
+    authPublicRoutes({
+      auth: deps.auth,
+      limits: deps.limits,
+      cookie: createRefreshCookie({
+        publicUrl: deps.config.PUBLIC_URL,
+        ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS,
+      }),
+    }),
+  );
   // Signed download links: the signature is the credential, no bearer token.
   app.use(fileRoutes({ jobs: deps.jobs }));
   app.use(planRoutes({ plans: deps.plans }));
@@ -132,6 +159,8 @@ export function createApp(deps: ApiDeps): Express {
   authed.use(auditLogRoutes({ db: deps.db, store: createAuditLogStore() }));
   authed.use(accountRoutes({ account: deps.account }));
   app.use(authed);
+  // Last before the 404: the dashboard's files and its client routes never shadow an API route.
+  app.use(webApp({ dir: deps.config.WEB_DIST_DIR, logger: deps.logger }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(deps.logger));

@@ -56,6 +56,8 @@ export const configSchema = z
     MAIL_FROM: z.string().min(3).default('Rendermill <no-reply@rendermill.local>'),
     /** Directory of the dev outbox (used when SMTP_URL is unset). */
     DEV_OUTBOX_DIR: z.string().default('.data/outbox'),
+    /** The built dashboard (`npm run build:web`) the API serves at `/`; missing: the API runs alone. */
+    WEB_DIST_DIR: z.string().default('web/dist'),
     /** Local output store. */
     STORAGE_DIR: z.string().default('.data/storage'),
     S3_ENDPOINT: z.string().url().optional(),

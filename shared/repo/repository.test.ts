@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,11 @@ function relock(mutate?: (pkg: Record<string, Record<string, string>>) => void):
   temps.push(dir);
   copyFileSync(path.join(ROOT, 'package-lock.json'), path.join(dir, 'package-lock.json'));
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  // Workspaces (web/, sdk/) are part of the lock: their package.json files come along.
+  for (const ws of (pkg.workspaces ?? []) as string[]) {
+    mkdirSync(path.join(dir, ws), { recursive: true });
+    copyFileSync(path.join(ROOT, ws, 'package.json'), path.join(dir, ws, 'package.json'));
+  }
   mutate?.(pkg);
   writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   const run = spawnSync(

@@ -42,6 +42,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     STORAGE_DIR: path.join(dir, 'storage'),
     DEV_OUTBOX_DIR: path.join(dir, 'outbox'),
+    // No dashboard unless a test asks for it: whether web/dist happens to be built must not matter.
+    WEB_DIST_DIR: path.join(dir, 'no-web-build'),
     SCHEDULER_ENABLED: 'false',
     ...overrides,
   };

@@ -77,7 +77,10 @@ export function createAuthService(deps: Deps) {
   }
 
   function linkMail(email: string, token: string, purpose: 'login' | 'invite', tenantName?: string) {
-    const link = `${deps.publicUrl}/v1/auth/verify?token=${encodeURIComponent(token)}`;
+    // The dashboard's page for the link only shows a Sign in button: a GET (mail scanners, link
+    // previews) never spends the token. Without a dashboard build, that path redirects to the
+    // API's own no-script page (GET /v1/auth/verify).
+    const link = `${deps.publicUrl}/sign-in/verify?token=${encodeURIComponent(token)}`;
     const text =
       purpose === 'invite'
         ? `You have been invited to join ${tenantName ?? 'a team'} on Rendermill.\n\nAccept the invitation (valid for 7 days, single use):\n${link}\n`

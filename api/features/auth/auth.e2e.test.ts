@@ -16,7 +16,7 @@ describe('magic-link sign-in', () => {
     expect(r.status).toBe(202);
     expect(r.body).toEqual({ ok: true });
     const mail = await t.smtp.waitFor((m) => m.to.includes('new.user@example.com'));
-    expect(mail.text).toContain('http://rendermill.test/v1/auth/verify?token=');
+    expect(mail.text).toContain('http://rendermill.test/sign-in/verify?token=');
     const token = await t.linkToken('new.user@example.com');
     expect(Buffer.from(token, 'base64url').length).toBeGreaterThanOrEqual(32);
 

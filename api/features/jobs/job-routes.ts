@@ -87,10 +87,18 @@ export function jobRoutes(deps: { jobs: JobService }): Router {
   });
 
   r.get('/v1/jobs/:id/output', requireRole('viewer'), async (req, res) => {
-    const url = await jobs.outputLink(actorOf(req), String(req.params.id));
+    const link = await jobs.outputLink(actorOf(req), String(req.params.id));
     // The link expires: no cache may keep this redirect past it.
     res.setHeader('Cache-Control', 'no-store');
-    res.redirect(302, url);
+    res.redirect(302, link.url);
+  });
+
+  // The same signed link as JSON, for clients that cannot follow a redirect with a bearer token
+  // (a browser's <video src> and download links carry no Authorization header).
+  r.get('/v1/jobs/:id/output/link', requireRole('viewer'), async (req, res) => {
+    const link = await jobs.outputLink(actorOf(req), String(req.params.id));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ url: link.url, expires_at: new Date(link.expires * 1000).toISOString() });
   });
 
   return r;

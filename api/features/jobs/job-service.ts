@@ -12,7 +12,7 @@ import { usageByJob } from '../../../shared/metering/usage-ledger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
-import { signDownload, verifyDownload } from '../../../shared/storage/signed-url.ts';
+import { type SignedDownload, signDownload, verifyDownload } from '../../../shared/storage/signed-url.ts';
 import type { Storage } from '../../../shared/storage/storage.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
 import { encodeJobCursor } from './job-cursor.ts';
@@ -191,7 +191,7 @@ export function createJobService(deps: JobServiceDeps) {
     },
 
     /** The signed, short-lived link `GET /v1/jobs/:id/output` redirects to. */
-    async outputLink(actor: JobActor, id: string): Promise<string> {
+    async outputLink(actor: JobActor, id: string): Promise<SignedDownload> {
       const job = await store.find(db, actor.tenantId, id);
       if (!job) throw new NotFoundError('Job not found');
       // An account export holds members' addresses and the audit log: admins only, like the request.
@@ -199,7 +199,7 @@ export function createJobService(deps: JobServiceDeps) {
         throw new ForbiddenError('Account exports can be downloaded by admins and owners only');
       }
       if (!hasLiveOutput(job)) throw new NotFoundError('This job has no output (yet, or any more)');
-      return signDownload({ secret: deps.signingSecret, publicUrl, jobId: job.id }).url;
+      return signDownload({ secret: deps.signingSecret, publicUrl, jobId: job.id });
     },
 
     /** `GET /v1/files/:jobId`: the signature is the credential, checked before the job is read. */

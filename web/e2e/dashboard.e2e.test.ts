@@ -1,0 +1,350 @@
+/// <reference lib="dom" />
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../../api/testing/api-harness.ts';
+import { start as startWorker, type WorkerProcess } from '../../workers/main.ts';
+import { type BuildReport, DIST, ensureWebBuild } from '../scripts/build-web.ts';
+import {
+  type Browser,
+  freePort,
+  launchBrowser,
+  seriousA11yViolations,
+  unreachableByKeyboard,
+} from './browser.ts';
+
+/**
+ * The dashboard end to end in Debian's Chromium, against the real API and a real worker on this
+ * file's own database, with the SMTP sink for the sign-in mails. One newcomer's path through it:
+ * sign in by the emailed link, render from the editor and watch it live, play and download it,
+ * see the usage meter move, create an API key and use it with curl, invite a viewer, sign out
+ * everywhere. axe-core runs on every page on the way.
+ *
+ * `UPDATE_SCREENSHOTS=1` writes the README's screenshots (docs/screenshots/); otherwise they go to
+ * a temp directory.
+ */
+const run = promisify(execFile);
+const OWNER = 'newcomer@example.com';
+const VIEWER = 'viewer@example.com';
+
+let t: TestApi;
+let worker: WorkerProcess;
+let browser: Browser;
+let page: Page;
+let base: string;
+let tmp: string;
+let shots: string;
+let build: BuildReport;
+
+beforeAll(async () => {
+  build = await ensureWebBuild({ quiet: true });
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'rendermill-web-e2e-'));
+  shots = process.env.UPDATE_SCREENSHOTS === '1' ? path.resolve('docs/screenshots') : path.join(tmp, 'shots');
+  await mkdir(shots, { recursive: true });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  t = await startTestApi({
+    PORT: String(port),
+    PUBLIC_URL: base,
+    WEB_DIST_DIR: DIST,
+    RATE_LIMIT_PER_MINUTE: '1000',
+    RATE_LIMIT_BURST_PER_SECOND: '100',
+  });
+  worker = await startWorker(t.env.config);
+  browser = await launchBrowser({ downloadsDir: tmp });
+  page = browser.page;
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+  await t?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+const heading = (name: string) => page.getByRole('heading', { level: 1, name });
+
+async function expectAccessible(what: string): Promise<void> {
+  expect(await seriousA11yViolations(page), `axe on ${what}`).toEqual([]);
+}
+
+async function linkFor(email: string, after: number): Promise<string> {
+  const mail = await t.smtp.waitFor((m) => t.smtp.mails.indexOf(m) >= after && m.to.includes(email));
+  const link = /(http:\/\/\S+\/sign-in\/verify\?token=[A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
+  if (!link) throw new Error(`no sign-in link in: ${mail.text}`);
+  return link;
+}
+
+async function curl(pathname: string, key: string): Promise<{ status: number; body: string }> {
+  const { stdout } = await run('curl', [
+    '-s',
+    '-w',
+    '\n%{http_code}',
+    '-H',
+    `authorization: Bearer ${key}`,
+    `${base}${pathname}`,
+  ]);
+  const i = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) };
+}
+
+const meterUsed = async (name: string) =>
+  Number(await page.getByRole('meter', { name }).getAttribute('data-used', { timeout: 15_000 }));
+
+describe('the dashboard in Chromium', () => {
+  it('when a newcomer signs in by the emailed link, renders from the editor, watches, plays and downloads it, then the numbers are true everywhere', async () => {
+    // The build the API serves: no inline script, within its budget.
+    expect(build.jsGzipBytes).toBeLessThan(250 * 1024);
+    const html = await readFile(path.join(DIST, 'index.html'), 'utf8');
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+
+    // --- Sign in --------------------------------------------------------------------------------
+    await page.goto(`${base}/`);
+    await heading('Sign in to Rendermill').waitFor();
+    const nav = await page.evaluate(() => {
+      const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+      return { load: n.loadEventEnd, domContentLoaded: n.domContentLoadedEventEnd };
+    });
+    console.info(
+      `[web] first page: DOMContentLoaded ${nav.domContentLoaded.toFixed(0)} ms, load ${nav.load.toFixed(0)} ms; JS ${(build.jsGzipBytes / 1024).toFixed(1)} KB gzipped`,
+    );
+    await expectAccessible('the sign-in page');
+
+    const before = t.smtp.mails.length;
+    await page.getByLabel('Email').fill(OWNER);
+    await page.getByRole('button', { name: 'Send sign-in link' }).click();
+    const sent = page.getByRole('status').filter({ hasText: 'If that address can sign in' });
+    await sent.waitFor();
+    const answerForKnown = await sent.textContent();
+    const link = await linkFor(OWNER, before);
+
+    // Opening the link (a GET) spends nothing; pressing Sign in does.
+    await page.goto(link);
+    await heading('Sign in to Rendermill').waitFor();
+    await expectAccessible('the link page');
+    const unspent = await t.env
+      .db('magic_link_tokens')
+      .where({ email: OWNER })
+      .whereNull('consumed_at')
+      .count({ n: '*' });
+    expect(Number(unspent[0]?.n)).toBe(1);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading('Renders').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/renders');
+
+    // The refresh token is an HttpOnly cookie on the refresh path; nothing readable by script.
+    const cookies = await browser.context.cookies();
+    const rt = cookies.find((c) => c.name === 'rm_refresh');
+    expect(rt).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/v1/auth/refresh', secure: false });
+    const visible = await page.evaluate(() => ({
+      cookie: document.cookie,
+      storage: JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+    }));
+    expect(visible.cookie).toBe('');
+    expect(visible.storage).not.toMatch(/rt_|eyJ/);
+
+    // A reload keeps the session (one cookie refresh).
+    await page.reload();
+    await heading('Renders').waitFor();
+    await expectAccessible('Renders (empty)');
+    const renderSecondsBefore = await meterUsed('Render seconds');
+
+    // --- New render from the editor -------------------------------------------------------------
+    await page.getByRole('link', { name: 'New render' }).first().click();
+    await heading('New render').waitFor();
+    await page.screenshot({ path: path.join(shots, 'new-render.png'), fullPage: true });
+    await expectAccessible('New render');
+    expect(await unreachableByKeyboard(page), 'New render by keyboard').toEqual([]);
+
+    const scene = (n: number) => page.getByRole('group', { name: `Scene ${n}` });
+    const json = page.getByLabel('Scenes (JSON)');
+    await page.getByRole('button', { name: 'Remove scene 3' }).click();
+    await page.getByRole('button', { name: 'Remove scene 2' }).click();
+    await scene(1).getByLabel('Narration').fill('Hello from the dashboard.');
+    await scene(1).getByLabel('Title').fill('Browser test');
+    const edited = JSON.parse(await json.inputValue()) as Array<Record<string, unknown>>;
+    expect(edited).toEqual([
+      { title: 'Browser test', text: 'Hello from the dashboard.', background: '#1f2937' },
+    ]);
+
+    // The JSON drives the editor too.
+    await json.fill(JSON.stringify([...edited, { title: 'The end', duration: 1, background: '#0f766e' }]));
+    expect(await scene(2).getByLabel('Duration').inputValue()).toBe('1');
+    await page.getByRole('button', { name: 'Add scene' }).click();
+    await page.getByRole('button', { name: 'Move up scene 3' }).click();
+    expect(await scene(3).getByLabel('Title').inputValue()).toBe('The end');
+    await page.getByRole('button', { name: 'Remove scene 2' }).click();
+    await page.getByLabel('FPS').selectOption('24');
+
+    // An error from the API shows next to the field it names.
+    const imageUrl = scene(2).getByLabel('Image URL');
+    await imageUrl.fill('ftp://example.com/card.png');
+    await page.getByRole('button', { name: 'Render', exact: true }).click();
+    await page.waitForFunction(() =>
+      document.querySelector('[aria-invalid="true"][type="url"]')?.getAttribute('aria-describedby'),
+    );
+    const describedBy = await imageUrl.getAttribute('aria-describedby');
+    expect(await page.locator(`#${describedBy}`).textContent()).toMatch(/http/);
+    await imageUrl.fill('');
+    expect(Number((await t.env.db('jobs').count({ n: '*' }))[0]?.n)).toBe(0);
+
+    await page.getByRole('button', { name: 'Estimate' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Estimate|not available/ })
+      .first()
+      .waitFor();
+
+    // A double click makes one job (one idempotency key per body).
+    await page.getByRole('button', { name: 'Render', exact: true }).dblclick();
+    await page.waitForURL(/\/renders\/job_/);
+    const jobId = new URL(page.url()).pathname.split('/').pop() ?? '';
+    const jobs = await t.env.db('jobs').select('id', 'payload');
+    expect(jobs.map((j) => j.id)).toEqual([jobId]);
+    expect(jobs[0]?.payload).toMatchObject({
+      fps: 24,
+      scenes: [{ text: 'Hello from the dashboard.' }, { duration: 1 }],
+    });
+
+    // --- Watch it live: the progress bar never moves backwards ----------------------------------
+    await heading(`Render ${jobId}`).waitFor();
+    await page.evaluate(() => {
+      const w = window as unknown as { seen: number[] };
+      w.seen = [];
+      const record = () => {
+        const bar = document.querySelector('[role="progressbar"][aria-label="Overall progress"]');
+        if (bar) w.seen.push(Number(bar.getAttribute('aria-valuenow')));
+      };
+      record();
+      new MutationObserver(record).observe(document.body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+      });
+    });
+    await page.getByTestId('job-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 120_000 });
+    const seen = await page.evaluate(() => (window as unknown as { seen: number[] }).seen);
+    expect(seen.at(-1)).toBe(100);
+    expect(
+      seen.every((v, i) => i === 0 || v >= (seen[i - 1] ?? 0)),
+      `progress ${seen.join(',')}`,
+    ).toBe(true);
+    const steps = page.getByRole('progressbar', { name: /^Step / });
+    expect(await steps.count()).toBeGreaterThan(0);
+    for (const bar of await steps.all()) expect(await bar.getAttribute('aria-valuenow')).toBe('100');
+
+    // --- Play and download ------------------------------------------------------------------------
+    const row = await t.env.db('jobs').where({ id: jobId }).first();
+    const video = page.locator('video');
+    const duration = await video.evaluate(
+      (v: HTMLVideoElement) =>
+        new Promise<number>((resolve, reject) => {
+          if (v.readyState >= 1) resolve(v.duration);
+          v.addEventListener('loadedmetadata', () => resolve(v.duration));
+          v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}`)));
+        }),
+    );
+    expect(duration).toBeCloseTo(Number(row.output_duration_seconds), 1);
+    const played = await video.evaluate(async (v: HTMLVideoElement) => {
+      v.muted = true;
+      await v.play();
+      await new Promise((r) => setTimeout(r, 600));
+      v.pause();
+      return v.currentTime;
+    });
+    expect(played).toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(shots, 'job.png'), fullPage: true });
+    await expectAccessible('the job page');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download' }).click(),
+    ]);
+    const file = path.join(tmp, 'video.mp4');
+    await download.saveAs(file);
+    expect((await stat(file)).size).toBe(Number(row.output_bytes));
+    expect((await readFile(file)).subarray(4, 8).toString('latin1')).toBe('ftyp');
+
+    // --- The usage meter moved, without a reload --------------------------------------------------
+    await page.waitForFunction(
+      (was) =>
+        Number(
+          document.querySelector('meter[aria-labelledby="meter-render_seconds"]')?.getAttribute('data-used'),
+        ) > was,
+      renderSecondsBefore,
+    );
+    await page.getByRole('link', { name: 'Renders', exact: true }).click();
+    await heading('Renders').waitFor();
+    await page.getByRole('link', { name: jobId }).waitFor();
+    await page.getByLabel('Status').selectOption('failed');
+    await page.getByText('No jobs yet.').waitFor();
+    await page.getByLabel('Status').selectOption('succeeded');
+    await page.getByRole('link', { name: jobId }).waitFor();
+    await page.screenshot({ path: path.join(shots, 'renders.png'), fullPage: true });
+    await expectAccessible('Renders');
+    expect(await unreachableByKeyboard(page), 'Renders by keyboard').toEqual([]);
+
+    // --- API keys: create one, use it with curl, delete it ----------------------------------------
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await heading('API keys').waitFor();
+    await page.getByLabel('Name').fill('ci key');
+    await page.getByLabel('Role').selectOption('member');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secret = await page.getByLabel('Secret key').inputValue();
+    expect(secret).toMatch(/^rm_live_/);
+    await page.getByText('it is shown only once').waitFor();
+    await page.getByRole('cell', { name: secret.slice(-4), exact: true }).waitFor();
+    await expectAccessible('API keys');
+
+    const listed = await curl('/v1/jobs', secret);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toContain(jobId);
+    const usage = JSON.parse((await curl('/v1/usage', secret)).body) as {
+      metrics: Record<string, { used: number }>;
+    };
+    expect(await meterUsed('Render seconds')).toBe(usage.metrics.render_seconds?.used);
+
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete ci key' }).click();
+    await page.getByText('No keys yet.').waitFor();
+    expect((await curl('/v1/jobs', secret)).status).toBe(401);
+
+    // --- Invite a viewer, then sign out everywhere ------------------------------------------------
+    const elsewhere = await t.signIn(OWNER);
+    const invited = t.smtp.mails.length;
+    const invite = await t.call('POST', '/v1/invites', {
+      token: elsewhere.access_token,
+      body: { email: VIEWER, role: 'viewer' },
+    });
+    expect(invite.status, invite.text).toBe(201);
+
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await heading('Sign in to Rendermill').waitFor();
+    await page.getByText('You were signed out everywhere.').waitFor();
+    expect((await t.call('GET', '/v1/me', { token: elsewhere.access_token })).status).toBe(401);
+    await page.reload();
+    await page.getByLabel('Email').waitFor();
+
+    // An invite link works like a sign-in link; a viewer sees the team's renders but no API keys.
+    await page.goto(await linkFor(VIEWER, invited));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading('Renders').waitFor();
+    await page.getByRole('link', { name: jobId }).waitFor();
+    expect(await page.getByRole('link', { name: 'API keys' }).count()).toBe(0);
+    await page.goto(`${base}/api-keys`);
+    await heading('No access').waitFor();
+    await expectAccessible('No access');
+
+    // The same answer for an address nobody knows.
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByLabel('Email').fill('nobody-at-all@example.com');
+    await page.getByRole('button', { name: 'Send sign-in link' }).click();
+    expect(await sent.textContent()).toBe(answerForKnown);
+
+    expect(browser.cspViolations).toEqual([]);
+  });
+});
