@@ -346,5 +346,5 @@ describe('the dashboard in Chromium', () => {
     expect(await sent.textContent()).toBe(answerForKnown);
 
     expect(browser.cspViolations).toEqual([]);
-  });
+  }, 300_000);
 });

@@ -1,14 +1,12 @@
-import { useEffect } from 'react';
-import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { lazy, Suspense, useEffect } from 'react';
+import { useLocation } from 'react-router';
 import { useSessionState } from './api/session-context.tsx';
-import { Layout } from './components/layout.tsx';
-import { ApiKeysPage } from './pages/api-keys-page.tsx';
-import { JobPage } from './pages/job-page.tsx';
-import { NewRenderPage } from './pages/new-render-page.tsx';
-import { NotFoundPage } from './pages/not-found-page.tsx';
-import { RendersPage } from './pages/renders-page.tsx';
 import { SignInPage } from './pages/sign-in-page.tsx';
 import { VerifyPage } from './pages/verify-page.tsx';
+
+// The signed-in app is a chunk of its own: the sign-in page (the first page most visits see)
+// loads without it.
+const SignedInApp = lazy(() => import('./signed-in-app.tsx'));
 
 const TITLES: Array<[RegExp, string]> = [
   [/^\/sign-in/, 'Sign in'],
@@ -35,26 +33,20 @@ export function App() {
   const location = useLocation();
   useTitle();
   if (location.pathname === '/sign-in/verify') return <VerifyPage />;
-  if (state.status === 'loading') {
-    return (
-      <p className="loading" role="status">
-        Loading…
-      </p>
-    );
-  }
+  if (state.status === 'loading') return <Loading />;
   if (state.status === 'signed-out')
     return <SignInPage {...(state.reason ? { reason: state.reason } : {})} />;
   return (
-    <Routes>
-      <Route element={<Layout me={state.me} />}>
-        <Route index element={<Navigate to="/renders" replace />} />
-        <Route path="sign-in" element={<Navigate to="/renders" replace />} />
-        <Route path="renders" element={<RendersPage />} />
-        <Route path="renders/new" element={<NewRenderPage />} />
-        <Route path="renders/:id" element={<JobPage />} />
-        <Route path="api-keys" element={<ApiKeysPage me={state.me} />} />
-        <Route path="*" element={<NotFoundPage />} />
-      </Route>
-    </Routes>
+    <Suspense fallback={<Loading />}>
+      <SignedInApp me={state.me} />
+    </Suspense>
+  );
+}
+
+function Loading() {
+  return (
+    <p className="loading" role="status">
+      Loading…
+    </p>
   );
 }

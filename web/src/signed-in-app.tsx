@@ -1,0 +1,25 @@
+import { Navigate, Route, Routes } from 'react-router';
+import type { Me } from './api/rendermill.ts';
+import { Layout } from './components/layout.tsx';
+import { ApiKeysPage } from './pages/api-keys-page.tsx';
+import { JobPage } from './pages/job-page.tsx';
+import { NewRenderPage } from './pages/new-render-page.tsx';
+import { NotFoundPage } from './pages/not-found-page.tsx';
+import { RendersPage } from './pages/renders-page.tsx';
+
+/** Every page behind sign-in, inside the layout (navigation, usage meters, live events). */
+export default function SignedInApp(props: { me: Me }) {
+  return (
+    <Routes>
+      <Route element={<Layout me={props.me} />}>
+        <Route index element={<Navigate to="/renders" replace />} />
+        <Route path="sign-in" element={<Navigate to="/renders" replace />} />
+        <Route path="renders" element={<RendersPage />} />
+        <Route path="renders/new" element={<NewRenderPage />} />
+        <Route path="renders/:id" element={<JobPage />} />
+        <Route path="api-keys" element={<ApiKeysPage me={props.me} />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
