@@ -92,6 +92,22 @@ async function curl(pathname: string, key: string): Promise<{ status: number; bo
   return { status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) };
 }
 
+/** The whole browser sign-in: Email → Send sign-in link → the mailed link → Sign in → Renders. */
+async function signInByLink(email: string): Promise<void> {
+  await browser.context.clearCookies();
+  await page.goto(`${base}/`);
+  const before = t.smtp.mails.length;
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send sign-in link' }).click();
+  await page.goto(await linkFor(email, before));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await heading('Renders').waitFor();
+}
+
+function confirmNextDialog(): void {
+  page.once('dialog', (d) => void d.accept());
+}
+
 const meterUsed = async (name: string) =>
   Number(await page.getByRole('meter', { name }).getAttribute('data-used', { timeout: 15_000 }));
 
@@ -347,4 +363,85 @@ describe('the dashboard in Chromium', () => {
 
     expect(browser.cspViolations).toEqual([]);
   }, 300_000);
+
+  it('when an owner manages the team, sessions and reads the audit log in the browser, then the API rules show as messages and every change is there', async () => {
+    const owner = 'team-owner@example.com';
+    const mate = 'teammate@example.com';
+    await signInByLink(owner);
+
+    // Team: invite, withdraw, invite again; the invitee joins.
+    await page.getByRole('link', { name: 'Team' }).click();
+    await heading('Team').waitFor();
+    await page.getByLabel('Email').fill(mate);
+    await page.getByLabel('Role', { exact: true }).selectOption('member');
+    await page.getByRole('button', { name: 'Invite' }).click();
+    await page.getByRole('cell', { name: mate, exact: true }).waitFor();
+    await expectAccessible('Team');
+    confirmNextDialog();
+    await page.getByRole('button', { name: `Withdraw ${mate}` }).click();
+    await page.getByText('No pending invites.').waitFor();
+
+    const before = t.smtp.mails.length;
+    await page.getByLabel('Email').fill(mate);
+    await page.getByRole('button', { name: 'Invite' }).click();
+    await page.getByRole('button', { name: `Withdraw ${mate}` }).waitFor();
+    const joined = await t.call('POST', '/v1/auth/verify', {
+      body: { token: await t.linkToken(mate, before) },
+    });
+    expect(joined.status, joined.text).toBe(200);
+    await page.reload();
+    await page.getByRole('combobox', { name: `Role of ${mate}` }).waitFor();
+
+    // A role change takes effect at once; the last owner's demotion is refused with the API's reason.
+    await page.getByRole('combobox', { name: `Role of ${mate}` }).selectOption('viewer');
+    await page.waitForFunction(
+      (who) =>
+        (document.querySelector(`select[aria-label="Role of ${who}"]`) as HTMLSelectElement | null)?.value ===
+        'viewer',
+      mate,
+    );
+    const mateToken = joined.body.access_token as string;
+    expect(
+      (await t.call('POST', '/v1/renders', { token: mateToken, body: { scenes: [{ duration: 1 }] } })).status,
+    ).toBe(403);
+    await page.getByRole('combobox', { name: `Role of ${owner}` }).selectOption('admin');
+    await page.getByRole('alert').filter({ hasText: 'last owner' }).waitFor();
+    await page.waitForFunction(
+      (who) =>
+        (document.querySelector(`select[aria-label="Role of ${who}"]`) as HTMLSelectElement | null)?.value ===
+        'owner',
+      owner,
+    );
+
+    confirmNextDialog();
+    await page.getByRole('button', { name: `Remove ${mate}` }).click();
+    await page.getByRole('cell', { name: mate, exact: true }).waitFor({ state: 'detached' });
+    expect((await t.call('GET', '/v1/me', { token: mateToken })).status).toBe(401);
+
+    // Account: the current session is marked; revoking another one ends it at once.
+    const elsewhere = await t.signIn(owner);
+    await page.getByRole('link', { name: 'Account' }).click();
+    await heading('Account').waitFor();
+    await page.getByText('(this session)').waitFor();
+    const rows = page.locator('tbody tr:not([aria-current])');
+    expect(await rows.count()).toBe(1);
+    await expectAccessible('Account');
+    confirmNextDialog();
+    await rows.getByRole('button', { name: /^Revoke/ }).click();
+    await rows.first().waitFor({ state: 'detached' });
+    expect((await t.call('GET', '/v1/me', { token: elsewhere.access_token })).status).toBe(401);
+
+    // Audit log: the changes above, filtered to the member family.
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await heading('Audit log').waitFor();
+    await page.getByLabel('Action').selectOption('member');
+    await page.getByRole('cell', { name: 'member.removed' }).waitFor();
+    const actions = await page.locator('tbody td:nth-child(3)').allTextContents();
+    expect(actions.every((a) => a.startsWith('member.'))).toBe(true);
+    expect(actions).toEqual(
+      expect.arrayContaining(['member.joined', 'member.role_changed', 'member.removed']),
+    );
+    await expectAccessible('Audit log');
+    expect(browser.cspViolations).toEqual([]);
+  }, 240_000);
 });

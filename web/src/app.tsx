@@ -14,6 +14,9 @@ const TITLES: Array<[RegExp, string]> = [
   [/^\/renders\/.+/, 'Render'],
   [/^\/renders/, 'Renders'],
   [/^\/api-keys/, 'API keys'],
+  [/^\/team/, 'Team'],
+  [/^\/account/, 'Account'],
+  [/^\/audit-log/, 'Audit log'],
 ];
 
 function useTitle(): void {

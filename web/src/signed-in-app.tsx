@@ -1,11 +1,14 @@
 import { Navigate, Route, Routes } from 'react-router';
 import type { Me } from './api/rendermill.ts';
 import { Layout } from './components/layout.tsx';
+import { AccountPage } from './pages/account-page.tsx';
 import { ApiKeysPage } from './pages/api-keys-page.tsx';
+import { AuditLogPage } from './pages/audit-log-page.tsx';
 import { JobPage } from './pages/job-page.tsx';
 import { NewRenderPage } from './pages/new-render-page.tsx';
 import { NotFoundPage } from './pages/not-found-page.tsx';
 import { RendersPage } from './pages/renders-page.tsx';
+import { TeamPage } from './pages/team-page.tsx';
 
 /** Every page behind sign-in, inside the layout (navigation, usage meters, live events). */
 export default function SignedInApp(props: { me: Me }) {
@@ -18,6 +21,9 @@ export default function SignedInApp(props: { me: Me }) {
         <Route path="renders/new" element={<NewRenderPage />} />
         <Route path="renders/:id" element={<JobPage />} />
         <Route path="api-keys" element={<ApiKeysPage me={props.me} />} />
+        <Route path="team" element={<TeamPage me={props.me} />} />
+        <Route path="account" element={<AccountPage />} />
+        <Route path="audit-log" element={<AuditLogPage me={props.me} />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -110,6 +110,46 @@ export interface AccessToken {
   expires_in: number;
 }
 
+export interface Member {
+  user_id: string;
+  email: string;
+  role: Role;
+  joined_at: string;
+}
+
+export interface Invite {
+  id: string;
+  email: string;
+  role: Role;
+  invited_by: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface SessionInfo {
+  id: string;
+  current: boolean;
+  tenant_id: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  action: string;
+  actor_type: string;
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  request_id: string | null;
+  ip: string | null;
+  metadata: Record<string, unknown> | null;
+  created_at: string;
+}
+
 export interface RendermillEvent {
   id: string;
   type: string;
@@ -291,6 +331,30 @@ export class Rendermill {
     rotate: (id: string) =>
       this.#request<ApiKey & { key: string }>('POST', `/v1/api-keys/${encodeURIComponent(id)}/rotate`),
     delete: (id: string) => this.#request<void>('DELETE', `/v1/api-keys/${encodeURIComponent(id)}`),
+  };
+
+  readonly members = {
+    list: (cursor?: string) =>
+      this.#request<Page<Member>>('GET', '/v1/members', { query: { limit: 100, cursor } }),
+    changeRole: (userId: string, role: Role) =>
+      this.#request<Member>('PATCH', `/v1/members/${encodeURIComponent(userId)}`, { body: { role } }),
+    remove: (userId: string) => this.#request<void>('DELETE', `/v1/members/${encodeURIComponent(userId)}`),
+  };
+
+  readonly invites = {
+    list: () => this.#request<Page<Invite>>('GET', '/v1/invites', { query: { limit: 100 } }),
+    create: (body: { email: string; role: Role }) => this.#request<Invite>('POST', '/v1/invites', { body }),
+    revoke: (id: string) => this.#request<void>('DELETE', `/v1/invites/${encodeURIComponent(id)}`),
+  };
+
+  readonly sessions = {
+    list: () => this.#request<Page<SessionInfo>>('GET', '/v1/sessions', { query: { limit: 100 } }),
+    revoke: (id: string) => this.#request<void>('DELETE', `/v1/sessions/${encodeURIComponent(id)}`),
+  };
+
+  readonly auditLog = {
+    list: (q: { action?: string; actor_id?: string; from?: string; to?: string; cursor?: string }) =>
+      this.#request<Page<AuditEntry>>('GET', '/v1/audit-log', { query: { limit: 50, ...q } }),
   };
 
   readonly events = {

@@ -23,6 +23,9 @@ export function Layout(props: { me: Me }) {
           </NavLink>
           <NavLink to="/renders/new">New render</NavLink>
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/api-keys">API keys</NavLink> : null}
+          <NavLink to="/team">Team</NavLink>
+          {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/audit-log">Audit log</NavLink> : null}
+          <NavLink to="/account">Account</NavLink>
         </nav>
         <div className="who">
           <span>

@@ -2,21 +2,16 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import type { ApiKey, Me, Role } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
+import { TableHead } from '../components/table-parts.tsx';
 import { formatTime } from '../format.ts';
+import { atLeast, RANK } from '../roles.ts';
+import { NoAccess } from './no-access.tsx';
 
-const RANK: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
 const KEY_ROLES: Role[] = ['viewer', 'member', 'admin'];
 
 /** API keys (admin+): create with a role no higher than yours, see the secret once, rotate, delete. */
 export function ApiKeysPage(props: { me: Me }) {
-  if (RANK[props.me.role] < RANK.admin) {
-    return (
-      <>
-        <h1>No access</h1>
-        <p>API keys are managed by the workspace's admins and owners. You are a {props.me.role}.</p>
-      </>
-    );
-  }
+  if (!atLeast(props.me.role, 'admin')) return <NoAccess what="Managing API keys" role={props.me.role} />;
   return <ApiKeys me={props.me} />;
 }
 
@@ -102,17 +97,7 @@ function ApiKeys(props: { me: Me }) {
       ) : null}
       <h2>Keys</h2>
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Prefix</th>
-            <th scope="col">Last 4</th>
-            <th scope="col">Role</th>
-            <th scope="col">Created</th>
-            <th scope="col">Last used</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Name', 'Prefix', 'Last 4', 'Role', 'Created', 'Last used', 'Actions']} />
         <tbody>
           {(keys.data?.data ?? []).map((k) => (
             <tr key={k.id}>

@@ -5,6 +5,7 @@ import { useLive } from '../api/live-events.ts';
 import { NotFoundError } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
+import { TableHead } from '../components/table-parts.tsx';
 import { FINAL_STATUSES, formatDuration, formatQuantity, formatTime, metricLabel } from '../format.ts';
 
 const STEP_DONE: Record<string, number> = { succeeded: 1, skipped: 1 };
@@ -116,12 +117,7 @@ export function JobPage() {
         <p>Nothing billed yet.</p>
       ) : (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Metric</th>
-              <th scope="col">Quantity</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Metric', 'Quantity']} />
           <tbody>
             {j.usage.map((u) => (
               <tr key={u.metric}>

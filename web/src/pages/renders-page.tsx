@@ -4,6 +4,7 @@ import { useLive } from '../api/live-events.ts';
 import type { Job, JobKind, JobStatus, Page } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
+import { LoadMore, TableHead } from '../components/table-parts.tsx';
 import { FINAL_STATUSES, formatDuration, formatTime } from '../format.ts';
 
 const STATUSES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
@@ -65,16 +66,7 @@ export function RendersPage() {
       {jobs.isError ? <p role="alert">The jobs could not be loaded.</p> : null}
       <table>
         <caption className="visually-hidden">Jobs, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Status</th>
-            <th scope="col">Progress</th>
-            <th scope="col">Created</th>
-            <th scope="col">Duration</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Job', 'Kind', 'Status', 'Progress', 'Created', 'Duration']} />
         <tbody>
           {rows.map((j) => (
             <tr key={j.id}>
@@ -93,11 +85,7 @@ export function RendersPage() {
         </tbody>
       </table>
       {jobs.isSuccess && rows.length === 0 ? <p>No jobs yet.</p> : null}
-      {jobs.hasNextPage ? (
-        <button type="button" onClick={() => void jobs.fetchNextPage()} disabled={jobs.isFetchingNextPage}>
-          Load more
-        </button>
-      ) : null}
+      <LoadMore list={jobs} />
     </>
   );
 }

@@ -1,0 +1,59 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useSession } from '../api/session-context.tsx';
+import { TableHead } from '../components/table-parts.tsx';
+import { formatTime } from '../format.ts';
+
+/** Your sign-ins in every workspace, the current one marked, each with Revoke. */
+export function AccountPage() {
+  const session = useSession();
+  const queries = useQueryClient();
+  const sessions = useQuery({
+    queryKey: ['sessions'],
+    queryFn: () => session.call((rm) => rm.sessions.list()),
+  });
+  const revoke = useMutation({
+    mutationFn: async (v: { id: string; current: boolean }) => {
+      await session.call((rm) => rm.sessions.revoke(v.id));
+      if (v.current) await session.signOut();
+    },
+    onSuccess: () => queries.invalidateQueries({ queryKey: ['sessions'] }),
+  });
+  return (
+    <>
+      <h1>Account</h1>
+      <h2>Sessions</h2>
+      {revoke.isError ? <p role="alert">{revoke.error.message}</p> : null}
+      <table>
+        <TableHead columns={['Device', 'IP', 'Signed in', 'Last used', 'Actions']} />
+        <tbody>
+          {(sessions.data?.data ?? []).map((s) => (
+            <tr key={s.id} aria-current={s.current ? 'true' : undefined}>
+              <td>
+                {s.user_agent ?? 'unknown'}
+                {s.current ? <strong> (this session)</strong> : null}
+              </td>
+              <td>{s.ip ?? '—'}</td>
+              <td>{formatTime(s.created_at)}</td>
+              <td>{formatTime(s.last_used_at)}</td>
+              <td>
+                <button
+                  type="button"
+                  onClick={() => {
+                    if (
+                      window.confirm(
+                        s.current ? 'Revoke this session? You will be signed out.' : 'Revoke this session?',
+                      )
+                    )
+                      revoke.mutate({ id: s.id, current: s.current });
+                  }}
+                >
+                  Revoke<span className="visually-hidden"> session {s.id}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
