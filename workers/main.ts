@@ -18,6 +18,8 @@ import { createLocalStorage } from '../shared/storage/local-storage.ts';
 import type { WorkerServices } from './jobs/services.ts';
 import { createEspeakProvider } from './media/tts/espeak-provider.ts';
 import { createHttpTtsProvider } from './media/tts/http-provider.ts';
+import { createResilientTtsProvider } from './media/tts/resilient-provider.ts';
+import type { TtsProvider } from './media/tts/tts-provider.ts';
 import { createCatalog, schedules } from './registry.ts';
 import { createAccountBilling } from './tasks/usage/close-billing.ts';
 import { workerOptions } from './worker-settings.ts';
@@ -36,9 +38,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
   const connection = createRedis(config.REDIS_URL, { name: 'rendermill-worker' });
   const producer = createProducer(connection, config.REDIS_PREFIX);
   const metrics = createMetrics('worker');
-  const tts = config.TTS_HTTP_URL
-    ? createHttpTtsProvider({ url: config.TTS_HTTP_URL, apiKey: config.TTS_HTTP_API_KEY })
-    : await createEspeakProvider();
+  const tts = await createTts(config, metrics, logger);
   const plans = loadPlanCatalogue(config.PLANS_FILE);
   // The reporter backs off across runs itself: no SDK-level retries.
   const stripe = createStripeClient({
@@ -136,7 +136,13 @@ export async function start(config: Config): Promise<WorkerProcess> {
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info(
-    { queues, concurrency: config.WORKER_CONCURRENCY, metrics_port: port, tts: tts.name },
+    {
+      queues,
+      concurrency: config.WORKER_CONCURRENCY,
+      metrics_port: port,
+      tts: tts.name,
+      tts_fallback: config.TTS_HTTP_URL ? config.TTS_FALLBACK : undefined,
+    },
     'worker started',
   );
 
@@ -150,10 +156,35 @@ export async function start(config: Config): Promise<WorkerProcess> {
       await producer.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       services.mailer.close();
+      tts.close?.();
       connection.disconnect();
       await db.destroy();
       await flushSentry();
       logger.info('worker stopped');
     },
   };
+}
+
+/**
+ * espeak-ng on the worker, or the hosted provider behind one circuit breaker shared by every job of
+ * this process, falling back to espeak-ng (TTS_FALLBACK=espeak) or failing with tts_unavailable (none).
+ */
+async function createTts(
+  config: Config,
+  metrics: ReturnType<typeof createMetrics>,
+  logger: ReturnType<typeof createLogger>,
+): Promise<TtsProvider> {
+  if (!config.TTS_HTTP_URL) return createEspeakProvider();
+  return createResilientTtsProvider({
+    primary: createHttpTtsProvider({
+      url: config.TTS_HTTP_URL,
+      apiKey: config.TTS_HTTP_API_KEY,
+      timeoutMs: config.TTS_HTTP_TIMEOUT_SECONDS * 1000,
+    }),
+    fallback: config.TTS_FALLBACK === 'espeak' ? await createEspeakProvider() : null,
+    attempts: config.TTS_HTTP_ATTEMPTS,
+    resetTimeoutMs: config.TTS_BREAKER_RESET_SECONDS * 1000,
+    metrics,
+    logger,
+  });
 }

@@ -104,6 +104,14 @@ export const configSchema = z
     /** Hosted TTS provider URL; unset: espeak-ng on the worker. */
     TTS_HTTP_URL: z.string().url().optional(),
     TTS_HTTP_API_KEY: z.string().optional(),
+    /** Limit of one request to the hosted TTS provider, in seconds. */
+    TTS_HTTP_TIMEOUT_SECONDS: z.coerce.number().positive().default(15),
+    /** Tries of the hosted TTS provider per narration before falling back (the first included). */
+    TTS_HTTP_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    /** Seconds the TTS circuit breaker stays open before it lets one request through (half-open). */
+    TTS_BREAKER_RESET_SECONDS: z.coerce.number().positive().default(30),
+    /** What speaks when the hosted TTS provider cannot: `espeak` (espeak-ng on the worker) or `none` (the job fails with tts_unavailable). */
+    TTS_FALLBACK: z.enum(['espeak', 'none']).default('espeak'),
     /** API rate limits per tenant-user or API key. */
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(60),
     RATE_LIMIT_BURST_PER_SECOND: z.coerce.number().int().positive().default(10),

@@ -109,6 +109,8 @@ export interface JobStepRow {
   status: StepStatus;
   attempt: number;
   cache_hit: boolean;
+  /** Steps that speak: the engine(s) that did (`http`, `espeak-ng`, comma separated when mixed); else null. */
+  voice_engine: string | null;
   result: unknown;
   error: string | null;
   started_at: Date | null;

@@ -30,7 +30,7 @@ export interface JobListFilter {
 /** A step as the job view shows it. */
 export type JobStepView = Pick<
   JobStepRow,
-  'job_id' | 'name' | 'status' | 'attempt' | 'cache_hit' | 'started_at' | 'finished_at'
+  'job_id' | 'name' | 'status' | 'attempt' | 'cache_hit' | 'voice_engine' | 'started_at' | 'finished_at'
 >;
 
 /** A step as the runner resumes from it. */
@@ -355,7 +355,16 @@ export function createJobRepository() {
     async stepViews(db: Db, jobIds: string[]): Promise<JobStepView[]> {
       if (jobIds.length === 0) return [];
       return db('job_steps')
-        .select('job_id', 'name', 'status', 'attempt', 'cache_hit', 'started_at', 'finished_at')
+        .select(
+          'job_id',
+          'name',
+          'status',
+          'attempt',
+          'cache_hit',
+          'voice_engine',
+          'started_at',
+          'finished_at',
+        )
         .whereIn('job_id', jobIds)
         .orderBy([{ column: 'job_id' }, { column: 'position' }]);
     },
@@ -396,13 +405,14 @@ export function createJobRepository() {
       trx: Knex.Transaction,
       jobId: string,
       name: string,
-      outcome: { result: unknown; cacheHit: boolean },
+      outcome: { result: unknown; cacheHit: boolean; voiceEngine?: string },
     ): Promise<void> {
       await trx('job_steps')
         .update({
           status: 'succeeded',
           result: JSON.stringify(outcome.result ?? null),
           cache_hit: outcome.cacheHit,
+          voice_engine: outcome.voiceEngine ?? null,
           finished_at: trx.fn.now(),
         })
         .where({ job_id: jobId, name });

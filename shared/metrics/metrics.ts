@@ -66,6 +66,18 @@ export function createMetrics(role: 'api' | 'worker') {
       labelNames: ['kind'] as const,
       registers,
     }),
+    ttsFallbacks: new Counter({
+      name: 'rendermill_tts_fallbacks_total',
+      help: 'Narrations spoken by the fallback engine because the hosted TTS provider could not (reason: breaker_open, provider_failed)',
+      labelNames: ['provider', 'reason'] as const,
+      registers,
+    }),
+    ttsBreakerState: new Gauge({
+      name: 'rendermill_tts_breaker_state',
+      help: 'Circuit breaker in front of the hosted TTS provider: 0 closed, 1 half-open, 2 open',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
     unreportedUsageAge: new Gauge({
       name: 'rendermill_unreported_usage_oldest_seconds',
       help: 'Age of the oldest usage ledger row not yet reported to Stripe',

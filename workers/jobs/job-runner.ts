@@ -116,6 +116,7 @@ export async function runTenantJob<P>(
           await store.finishStep(trx, job.id, step.name, {
             result: outcome.result ?? null,
             cacheHit: outcome.cacheHit ?? false,
+            voiceEngine: outcome.voiceEngine,
           });
           await recordUsage(
             trx,

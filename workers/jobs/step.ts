@@ -18,6 +18,8 @@ export interface StepOutcome<R = unknown> {
   /** Usage this step consumed; written to the ledger in the transaction that marks the step done */
   usage?: Array<{ metric: Metric; quantity: number }>;
   cacheHit?: boolean;
+  /** The text-to-speech engine(s) that spoke this step's narration (`http`, `espeak-ng`, comma separated when mixed) */
+  voiceEngine?: string;
   /** Set by the step that produces the job's downloadable output */
   output?: JobOutput;
 }

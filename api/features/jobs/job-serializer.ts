@@ -17,6 +17,8 @@ export interface JobView {
     finished_at: string | null;
     attempt: number;
     cache_hit: boolean;
+    /** Steps that speak: the engine(s) that did (`http`, or `espeak-ng` when the hosted provider fell back) */
+    voice_engine: string | null;
   }>;
   estimate: Estimate;
   usage: Array<{ metric: string; quantity: number }>;
@@ -72,6 +74,7 @@ export function serializeJob(
         finished_at: iso(s.finished_at),
         attempt: s.attempt,
         cache_hit: s.cache_hit,
+        voice_engine: s.voice_engine,
       })),
     estimate: job.estimate,
     usage: related.usage

@@ -24,7 +24,7 @@ async function submitRender(as = token): Promise<string> {
 type Page = { data: JobView[]; next_cursor: string | null };
 
 describe('GET /v1/jobs/:id', () => {
-  it('when a viewer reads a job with steps and usage, then steps are in order and usage is summed per metric', async () => {
+  it('when a viewer reads a job with steps and usage, then steps are in order with the voice engine that spoke, and usage is summed per metric', async () => {
     const id = await submitRender();
     const at = new Date('2026-11-20T10:00:00Z');
     await k.t.env
@@ -40,6 +40,7 @@ describe('GET /v1/jobs/:id', () => {
         status: 'succeeded',
         attempt: 1,
         cache_hit: true,
+        voice_engine: 'espeak-ng',
         started_at: at,
         finished_at: at,
       },
@@ -90,6 +91,7 @@ describe('GET /v1/jobs/:id', () => {
         finished_at: at.toISOString(),
         attempt: 1,
         cache_hit: true,
+        voice_engine: 'espeak-ng',
       },
       {
         name: 'image',
@@ -98,6 +100,7 @@ describe('GET /v1/jobs/:id', () => {
         finished_at: at.toISOString(),
         attempt: 1,
         cache_hit: false,
+        voice_engine: null,
       },
       {
         name: 'compose',
@@ -106,6 +109,7 @@ describe('GET /v1/jobs/:id', () => {
         finished_at: null,
         attempt: 2,
         cache_hit: false,
+        voice_engine: null,
       },
     ]);
     expect(r.body.usage).toEqual([

@@ -3,7 +3,7 @@ import { probeMedia } from '../probe.ts';
 import { ProcessFailedError } from '../process-failed-error.ts';
 import { runProcess } from '../run-process.ts';
 import { wavDurationSeconds } from '../wav.ts';
-import type { TtsProvider, TtsRequest } from './tts-provider.ts';
+import type { TtsProvider, TtsRequest, TtsResult } from './tts-provider.ts';
 
 /** Voice ids espeak-ng understands and that cannot be mistaken for an option or a path. */
 const VOICE_PATTERN = /^[a-z]{2,3}(-[a-z0-9]+)*$/;
@@ -32,7 +32,7 @@ export async function createEspeakProvider(options: EspeakProviderOptions = {}):
   // "eSpeak NG text-to-speech: 1.51  Data at: ..." -> "1.51"
   const version = /text-to-speech:\s*(\S+)/.exec(stdout)?.[1] ?? stdout.trim().split('\n')[0] ?? 'unknown';
 
-  async function synthesize(req: TtsRequest): Promise<{ durationSeconds: number }> {
+  async function synthesize(req: TtsRequest): Promise<TtsResult> {
     if (!VOICE_PATTERN.test(req.voice)) {
       throw new MediaInputError(`invalid espeak-ng voice ${JSON.stringify(req.voice.slice(0, 40))}`);
     }
@@ -56,9 +56,8 @@ export async function createEspeakProvider(options: EspeakProviderOptions = {}):
     }
     // The header is enough for espeak's PCM output; ffprobe only when it can't be trusted.
     const fromHeader = await wavDurationSeconds(req.outPath);
-    if (fromHeader !== null) return { durationSeconds: fromHeader };
-    const { durationSeconds } = await probeMedia(req.outPath, req.signal);
-    return { durationSeconds };
+    const durationSeconds = fromHeader ?? (await probeMedia(req.outPath, req.signal)).durationSeconds;
+    return { durationSeconds, engine: 'espeak-ng', engineVersion: version };
   }
 
   return { name: 'espeak-ng', version, synthesize };

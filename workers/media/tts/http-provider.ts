@@ -6,7 +6,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { MediaInputError } from '../media-input-error.ts';
 import { probeMedia } from '../probe.ts';
 import { abortError } from '../run-process.ts';
-import type { TtsProvider, TtsRequest } from './tts-provider.ts';
+import { retryAfterMs, TtsHttpError } from './tts-http-error.ts';
+import type { TtsProvider, TtsRequest, TtsResult } from './tts-provider.ts';
 
 /** Options for {@link createHttpTtsProvider}. */
 export interface HttpTtsProviderOptions {
@@ -32,7 +33,8 @@ const WAV_CONTENT_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.
  * The URL is operator configuration, not user input, so it is deliberately not SSRF-filtered (a TTS
  * service on the private network is the normal case). 400/422 answers reject with
  * {@link MediaInputError} (the service refused the text or voice); other non-2xx answers, a non-WAV
- * answer or a body over `maxBytes` reject with a plain Error, which the worker may retry. Aborting the
+ * answer or a body over `maxBytes` reject with a {@link TtsHttpError} (status and Retry-After when the
+ * service sent them), which the caller may retry. Network errors reject as fetch reports them. Aborting the
  * request's signal or exceeding `timeoutMs` rejects with that signal's reason (a `TimeoutError` for the
  * timeout). The WAV is written to `<outPath>.part` and renamed, so `outPath` never holds a partial file.
  */
@@ -40,8 +42,10 @@ export function createHttpTtsProvider(options: HttpTtsProviderOptions): TtsProvi
   const { url, apiKey } = options;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const maxBytes = options.maxBytes ?? 100 * 1024 * 1024;
+  const name = options.name ?? 'http';
+  const version = options.version ?? '1';
 
-  async function synthesize(req: TtsRequest): Promise<{ durationSeconds: number }> {
+  async function synthesize(req: TtsRequest): Promise<TtsResult> {
     if (req.text.trim().length === 0) throw new MediaInputError('text to speak is empty');
     const signal = AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]);
     const partPath = `${req.outPath}.part`;
@@ -60,16 +64,16 @@ export function createHttpTtsProvider(options: HttpTtsProviderOptions): TtsProvi
         const detail = (await response.text()).slice(0, 300);
         const message = `TTS service answered ${response.status}${detail ? `: ${detail}` : ''}`;
         if (response.status === 400 || response.status === 422) throw new MediaInputError(message);
-        throw new Error(message);
+        throw new TtsHttpError(message, response.status, retryAfterMs(response.headers.get('retry-after')));
       }
       const contentType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       if (!WAV_CONTENT_TYPES.includes(contentType)) {
         await response.body?.cancel();
-        throw new Error(
+        throw new TtsHttpError(
           `TTS service answered content-type ${JSON.stringify(contentType)}, expected audio/wav`,
         );
       }
-      if (!response.body) throw new Error('TTS service answered without a body');
+      if (!response.body) throw new TtsHttpError('TTS service answered without a body');
 
       let received = 0;
       let header = Buffer.alloc(0);
@@ -77,7 +81,7 @@ export function createHttpTtsProvider(options: HttpTtsProviderOptions): TtsProvi
         transform(chunk: Buffer, _encoding, callback) {
           received += chunk.length;
           if (received > maxBytes) {
-            callback(new Error(`TTS answer is larger than ${maxBytes} bytes`));
+            callback(new TtsHttpError(`TTS answer is larger than ${maxBytes} bytes`));
             return;
           }
           if (header.length < 12) header = Buffer.concat([header, chunk.subarray(0, 12 - header.length)]);
@@ -95,7 +99,7 @@ export function createHttpTtsProvider(options: HttpTtsProviderOptions): TtsProvi
         header.subarray(0, 4).toString('latin1') !== 'RIFF' ||
         header.subarray(8, 12).toString('latin1') !== 'WAVE'
       ) {
-        throw new Error('TTS answer is not a RIFF/WAVE file');
+        throw new TtsHttpError('TTS answer is not a RIFF/WAVE file');
       }
       await rename(partPath, req.outPath);
     } catch (error) {
@@ -105,8 +109,8 @@ export function createHttpTtsProvider(options: HttpTtsProviderOptions): TtsProvi
       throw error;
     }
     const { durationSeconds } = await probeMedia(req.outPath, req.signal);
-    return { durationSeconds };
+    return { durationSeconds, engine: name, engineVersion: version };
   }
 
-  return { name: options.name ?? 'http', version: options.version ?? '1', synthesize };
+  return { name, version, synthesize };
 }

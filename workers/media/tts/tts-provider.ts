@@ -10,6 +10,16 @@ export interface TtsRequest {
   signal: AbortSignal;
 }
 
+/** What one synthesis produced, and which engine produced it. */
+export interface TtsResult {
+  /** Measured length of the WAV at `outPath`. */
+  durationSeconds: number;
+  /** The engine that spoke it (`espeak-ng`, `http`…): a fallback provider may answer with another engine than its own name. */
+  engine: string;
+  /** That engine's version (cache keys depend on it). */
+  engineVersion: string;
+}
+
 /**
  * A text-to-speech engine. `name` and `version` identify the engine build so that cached audio can be
  * keyed by them: the same text and voice from a different version may sound different.
@@ -17,6 +27,8 @@ export interface TtsRequest {
 export interface TtsProvider {
   readonly name: string;
   readonly version: string;
-  /** Writes a WAV file at `req.outPath` and resolves with its measured duration. */
-  synthesize(req: TtsRequest): Promise<{ durationSeconds: number }>;
+  /** Writes a WAV file at `req.outPath` and resolves with its measured duration and the engine used. */
+  synthesize(req: TtsRequest): Promise<TtsResult>;
+  /** Releases timers (a circuit breaker's); absent when there is nothing to release. */
+  close?(): void;
 }

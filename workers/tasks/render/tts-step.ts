@@ -1,20 +1,21 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
-import { cached, cacheKey } from '../../cache/media-cache.ts';
+import { cachedSpeech } from '../../cache/cached-speech.ts';
 import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepDefinition } from '../../jobs/step.ts';
 
 const PARALLEL = Math.max(2, os.availableParallelism());
 
 export interface NarrationResult {
-  /** Per scene: the narration's storage key and length, or null for a silent scene */
-  scenes: Array<{ audioKey: string; durationSeconds: number } | null>;
+  /** Per scene: the narration's storage key, length and the engine that spoke it, or null for a silent scene */
+  scenes: Array<{ audioKey: string; durationSeconds: number; engine?: string } | null>;
 }
 
 /**
  * Speaks each scene's text. Each scene is cached per tenant by (text, voice, engine and
- * version). Billed `tts_seconds` = seconds actually synthesised (cache hits are free).
+ * version). Billed `tts_seconds` = seconds actually synthesised (cache hits are free). The step
+ * records the engines that spoke (`http`, `espeak-ng` when the hosted provider fell back, or both).
  */
 export const narrationStep: StepDefinition<RenderRequest> = {
   name: 'tts',
@@ -35,35 +36,28 @@ export const narrationStep: StepDefinition<RenderRequest> = {
       PARALLEL,
       async (scene, i) => {
         if (!scene.text) return null;
-        const text = scene.text;
-        const key = cacheKey({
-          kind: 'tts',
-          text,
+        const entry = await cachedSpeech({
+          storage: ctx.services.storage,
+          tenantId: ctx.job.tenant_id,
+          tts,
+          text: scene.text,
           voice: ctx.payload.voice,
-          engine: tts.name,
-          version: tts.version,
-        });
-        const entry = await cached(ctx.services.storage, ctx.job.tenant_id, key, 'wav', async () => {
-          const localPath = path.join(ctx.workDir, `tts-${i}.wav`);
-          const { durationSeconds } = await tts.synthesize({
-            text,
-            voice: ctx.payload.voice,
-            outPath: localPath,
-            signal: ctx.signal,
-          });
-          return { localPath, meta: { durationSeconds } };
+          localPath: path.join(ctx.workDir, `tts-${i}.wav`),
+          signal: ctx.signal,
         });
         if (entry.hit) hits++;
-        else synthesised += entry.meta.durationSeconds;
+        else synthesised += entry.durationSeconds;
         await ctx.progress(++finished / ctx.payload.scenes.length);
-        return { audioKey: entry.dataKey, durationSeconds: entry.meta.durationSeconds };
+        return { audioKey: entry.dataKey, durationSeconds: entry.durationSeconds, engine: entry.engine };
       },
     );
     const spoken = scenes.filter(Boolean).length;
+    const engines = [...new Set(scenes.flatMap((s) => (s?.engine ? [s.engine] : [])))].sort();
     return {
       result: { scenes } satisfies NarrationResult,
       usage: [{ metric: 'tts_seconds', quantity: round2(synthesised) }],
       cacheHit: spoken > 0 && hits === spoken,
+      voiceEngine: engines.length ? engines.join(',') : undefined,
     };
   },
 };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { type TtsRequest, ttsRequestSchema } from '../../../shared/jobs/job-requests.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
-import { cached, cacheKey } from '../../cache/media-cache.ts';
+import { cachedSpeech } from '../../cache/cached-speech.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
 import { wavToMp3 } from '../../media/audio.ts';
 
@@ -17,16 +17,14 @@ export const ttsJob: JobDefinition<TtsRequest> = {
         const tts = ctx.services.tts;
         if (!tts) throw new Error('no TTS provider configured on this worker');
         const { text, voice, format } = ctx.payload;
-        const key = cacheKey({ kind: 'tts', text, voice, engine: tts.name, version: tts.version });
-        const entry = await cached(ctx.services.storage, ctx.job.tenant_id, key, 'wav', async () => {
-          const localPath = path.join(ctx.workDir, 'speech.wav');
-          const { durationSeconds } = await tts.synthesize({
-            text,
-            voice,
-            outPath: localPath,
-            signal: ctx.signal,
-          });
-          return { localPath, meta: { durationSeconds } };
+        const entry = await cachedSpeech({
+          storage: ctx.services.storage,
+          tenantId: ctx.job.tenant_id,
+          tts,
+          text,
+          voice,
+          localPath: path.join(ctx.workDir, 'speech.wav'),
+          signal: ctx.signal,
         });
         let local = path.join(ctx.workDir, 'speech-cached.wav');
         await ctx.services.storage.download(entry.dataKey, local);
@@ -38,12 +36,13 @@ export const ttsJob: JobDefinition<TtsRequest> = {
         const outKey = tenantKey(ctx.job.tenant_id, 'outputs', `${ctx.job.id}.${format}`);
         const { bytes } = await ctx.services.storage.putFile(outKey, local);
         return {
-          result: { key: outKey, durationSeconds: entry.meta.durationSeconds },
+          result: { key: outKey, durationSeconds: entry.durationSeconds },
           cacheHit: entry.hit,
+          voiceEngine: entry.engine,
           usage: [
             {
               metric: 'tts_seconds',
-              quantity: entry.hit ? 0 : Math.round(entry.meta.durationSeconds * 100) / 100,
+              quantity: entry.hit ? 0 : Math.round(entry.durationSeconds * 100) / 100,
             },
             { metric: 'storage_bytes', quantity: bytes },
           ],
@@ -51,7 +50,7 @@ export const ttsJob: JobDefinition<TtsRequest> = {
             key: outKey,
             contentType: format === 'mp3' ? 'audio/mpeg' : 'audio/wav',
             bytes,
-            durationSeconds: entry.meta.durationSeconds,
+            durationSeconds: entry.durationSeconds,
           },
         };
       },
