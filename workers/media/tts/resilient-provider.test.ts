@@ -32,10 +32,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function resilient(over: Partial<ResilientTtsOptions> & { url?: string } = {}) {
+function resilient(over: Partial<ResilientTtsOptions> & { url?: string; timeoutMs?: number } = {}) {
   const metrics = createMetrics('worker');
   const tts = createResilientTtsProvider({
-    primary: createHttpTtsProvider({ url: over.url ?? server.url, timeoutMs: 300 }),
+    primary: createHttpTtsProvider({ url: over.url ?? server.url, timeoutMs: over.timeoutMs ?? 3_000 }),
     fallback: espeak,
     backoffMs: 10,
     resetTimeoutMs: 60_000,
@@ -121,7 +121,7 @@ describe('createResilientTtsProvider', () => {
   });
 
   it('when the provider hangs, then each try ends at its timeout and narration falls back', async () => {
-    const { tts } = resilient({ attempts: 2 });
+    const { tts } = resilient({ attempts: 2, timeoutMs: 300 });
     server.mode = 'hang';
     const result = await speak(tts);
     expect(result.engine).toBe('espeak-ng');
