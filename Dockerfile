@@ -13,8 +13,18 @@ FROM node:20-bookworm-slim
 
 # ffmpeg composes videos, espeak-ng speaks, DejaVu fonts draw the title cards (sharp/librsvg);
 # tini is PID 1 so SIGTERM reaches the runner and ffmpeg children are reaped.
+# pg_dump/pg_restore (npm run backup / restore) must be at least the server's major version:
+# the client of PG_CLIENT_MAJOR (compose runs Postgres 16) from the PostgreSQL project's apt repository.
+ARG PG_CLIENT_MAJOR=16
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-dejavu-core ca-certificates tini \
+  && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-dejavu-core ca-certificates tini curl \
+  && install -d /usr/share/postgresql-common/pgdg \
+  && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+  && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+     > /etc/apt/sources.list.d/pgdg.list \
+  && apt-get update \
+  && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \
+  && apt-get purge -y curl && apt-get autoremove -y \
   && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

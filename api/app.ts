@@ -33,6 +33,7 @@ import { meRoutes } from './features/me/me-routes.ts';
 import { memberRoutes } from './features/members/member-routes.ts';
 import { createMemberService } from './features/members/member-service.ts';
 import { createMemberStore } from './features/members/member-store.ts';
+import { backupRoutes } from './features/ops/backup-routes.ts';
 import { opsRoutes } from './features/ops/ops-routes.ts';
 import { queueDashboard } from './features/ops/queue-dashboard.ts';
 import { sessionRoutes } from './features/sessions/session-routes.ts';
@@ -106,6 +107,8 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }));
   app.use(queueDashboard({ producer: deps.producer, opsToken: deps.config.OPS_TOKEN }));
+  // Operator routes under /v1 take the ops credentials, not a tenant's: mounted before the bearer check.
+  app.use(backupRoutes({ db: deps.db, opsToken: deps.config.OPS_TOKEN }));
 
   // Stripe webhooks need the raw body: mounted here, before the JSON parser.
   app.use(stripeWebhookRoutes({ secret: deps.config.STRIPE_WEBHOOK_SECRET, handle: deps.stripeEvents }));

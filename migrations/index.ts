@@ -4,6 +4,7 @@ import * as jobs from './20261120000002_jobs.ts';
 import * as metering from './20261120000003_metering.ts';
 import * as account from './20261120000004_account.ts';
 import * as stepVoiceEngine from './20261201060000_step_voice_engine.ts';
+import * as backups from './20261201060100_backups.ts';
 
 export interface Migration {
   name: string;
@@ -18,4 +19,5 @@ export const migrations: Migration[] = [
   { name: '20261120000003_metering', ...metering },
   { name: '20261120000004_account', ...account },
   { name: '20261201060000_step_voice_engine', ...stepVoiceEngine },
+  { name: '20261201060100_backups', ...backups },
 ];

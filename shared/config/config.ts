@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseBackupKey } from '../backup/backup-crypto.ts';
 
 /**
  * The one configuration schema. Parsed once at boot by each composition root; nothing else
@@ -120,8 +121,17 @@ export const configSchema = z
     MAGIC_LINK_PER_IP: z.coerce.number().int().positive().default(20),
     /** Express `trust proxy` setting (e.g. 1 behind one load balancer). */
     TRUST_PROXY: z.string().default('loopback'),
-    /** Password (user `ops`) of the queue dashboard at /admin/queues; unset: no dashboard. */
+    /** Password (user `ops`) of the operator routes (/admin/queues, GET /v1/ops/backups); unset: neither exists. */
     OPS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+    /** Key of backup encryption (AES-256-GCM): 32 bytes as 64 hex characters or base64. Unset: backups are stored unencrypted. */
+    BACKUP_ENCRYPTION_KEY: z
+      .string()
+      .refine((v) => parseBackupKey(v) !== null, 'must be 32 bytes as 64 hex characters or base64')
+      .optional(),
+    /** Directory holding pg_dump and pg_restore; unset: PATH, then /usr/lib/postgresql/<server major>/bin. */
+    BACKUP_PG_BIN_DIR: z.string().optional(),
+    /** Limit of one pg_dump or pg_restore run, in seconds. */
+    BACKUP_TIMEOUT_SECONDS: z.coerce.number().positive().default(3600),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Set to `false` to keep the process from spawning the scheduled maintenance jobs. */
     SCHEDULER_ENABLED: bool.default('true'),

@@ -2,34 +2,11 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type RequestHandler, Router } from 'express';
-import { safeEqual } from '../../../shared/crypto/tokens.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { ALL_QUEUES } from '../../../shared/queue/queues.ts';
+import { opsBasicAuth } from './ops-auth.ts';
 
 export const DASHBOARD_PATH = '/admin/queues';
-
-/**
- * HTTP Basic auth for operators (user `ops`, password OPS_TOKEN): a browser prompts for it,
- * and it is independent of tenants — the dashboard shows every tenant's queue entries.
- */
-function opsBasicAuth(token: string): RequestHandler {
-  const expected = `Basic ${Buffer.from(`ops:${token}`).toString('base64')}`;
-  return (req, res, next) => {
-    if (safeEqual(req.get('authorization') ?? '', expected)) {
-      next();
-      return;
-    }
-    res.setHeader('WWW-Authenticate', 'Basic realm="rendermill-ops", charset="UTF-8"');
-    res.status(401).type('application/problem+json').json({
-      type: 'https://docs.rendermill.dev/errors/unauthenticated',
-      title: 'Unauthenticated',
-      status: 401,
-      code: 'unauthenticated',
-      detail: 'The queue dashboard needs the operator credentials',
-      request_id: req.id,
-    });
-  };
-}
 
 /**
  * The BullMQ queue dashboard (bull-board) for operators, at /admin/queues. Off unless OPS_TOKEN
@@ -45,6 +22,10 @@ export function queueDashboard(deps: { producer: Producer; opsToken?: string }):
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Rendermill queues' } },
   });
-  r.use(DASHBOARD_PATH, opsBasicAuth(deps.opsToken), serverAdapter.getRouter() as RequestHandler);
+  r.use(
+    DASHBOARD_PATH,
+    opsBasicAuth(deps.opsToken, 'The queue dashboard'),
+    serverAdapter.getRouter() as RequestHandler,
+  );
   return r;
 }
