@@ -5,6 +5,7 @@ import * as metering from './20261120000003_metering.ts';
 import * as account from './20261120000004_account.ts';
 import * as stepVoiceEngine from './20261201060000_step_voice_engine.ts';
 import * as backups from './20261201060100_backups.ts';
+import * as trials from './20261201060200_trials.ts';
 
 export interface Migration {
   name: string;
@@ -20,4 +21,5 @@ export const migrations: Migration[] = [
   { name: '20261120000004_account', ...account },
   { name: '20261201060000_step_voice_engine', ...stepVoiceEngine },
   { name: '20261201060100_backups', ...backups },
+  { name: '20261201060200_trials', ...trials },
 ];

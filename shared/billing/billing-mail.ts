@@ -53,6 +53,22 @@ export function paymentFailedMail(to: string, p: { graceEndsAt: Date | null; pub
   };
 }
 
+export function trialEndingMail(
+  to: string,
+  p: { plan: string; endsAt: Date | null; publicUrl: string },
+): Mail {
+  const when = p.endsAt ? `on ${p.endsAt.toISOString()}` : 'in 3 days';
+  return {
+    to,
+    subject: `Rendermill: your ${p.plan} trial ends ${p.endsAt ? p.endsAt.toISOString().slice(0, 10) : 'soon'}`,
+    text: [
+      `The free trial of the ${p.plan} plan for your Rendermill workspace ends ${when}.`,
+      `Then the first payment is collected and the ${p.plan} plan continues. If it fails, the plan stays active for a 7-day grace period, after which the free plan's limits apply until a payment succeeds.`,
+      `Check or change your payment method in the billing portal (POST ${p.publicUrl}/v1/billing/portal); subscription status: ${p.publicUrl}/v1/billing/subscription.`,
+    ].join('\n\n'),
+  };
+}
+
 function round(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }

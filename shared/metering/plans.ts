@@ -25,6 +25,8 @@ const planSchema = z
     /** `GET /v1/usage/export.csv`. Default: true for plans with overage or no limits at all. */
     usage_export: z.boolean().optional(),
     price_monthly_usd: z.number().nonnegative().nullable().optional(),
+    /** Days of free trial Checkout starts the subscription with (Stripe `trial_period_days`); a tenant's first subscription only. Default: none. */
+    trial_days: z.number().int().min(1).max(730).optional(),
     description: z.string().max(500).optional(),
     stripe: z
       .object({
@@ -103,6 +105,8 @@ export interface Plan {
   priority: number;
   usage_export: boolean;
   price_monthly_usd: number | null;
+  /** Trial length Checkout offers, or null for none. */
+  trial_days: number | null;
   description: string | null;
   stripe: {
     base_price: string | null;
@@ -141,6 +145,7 @@ function toPlan(name: string, p: z.output<typeof planSchema>): Plan {
     priority: p.priority ?? 10,
     usage_export: p.usage_export ?? (p.overage || unlimited),
     price_monthly_usd: p.price_monthly_usd ?? null,
+    trial_days: p.trial_days ?? null,
     description: p.description ?? null,
     stripe: {
       base_price: p.stripe?.base_price ?? null,
@@ -193,6 +198,7 @@ export function publicPlan(p: Plan) {
     max_concurrent_renders: p.max_concurrent_renders,
     usage_export: p.usage_export,
     price_monthly_usd: p.price_monthly_usd,
+    trial_days: p.trial_days,
     description: p.description,
   };
 }

@@ -46,6 +46,18 @@ export interface FakeStripe {
   }>;
   customers: Map<string, Record<string, unknown>>;
   invoices: FakeInvoice[];
+  /** Checkout sessions created, by id (as sent, plus id/url/status). */
+  sessions: Map<string, Record<string, unknown>>;
+  /**
+   * What Stripe does when the customer pays (or starts the trial of) a Checkout session: the
+   * session becomes `complete` and a subscription exists, `trialing` until `trial_end` when the
+   * session asked for `subscription_data[trial_period_days]`, else `active`. Returns both objects
+   * as webhooks show them (period end on the items).
+   */
+  completeCheckout(sessionId: string): {
+    session: Record<string, unknown>;
+    subscription: Record<string, unknown>;
+  };
   /** The next `n` requests (to paths starting with `path`, if given) answer `status`. */
   failNext(n: number, status?: number, path?: string): void;
   /** The next `n` requests (matching `path`) never get an answer (the client times out). */
@@ -60,6 +72,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const seenIdentifiers = new Set<string>();
   const customers = new Map<string, Record<string, unknown>>();
   const invoices: FakeInvoice[] = [];
+  const sessions = new Map<string, Record<string, unknown>>();
   const idempotent = new Map<string, { status: number; body: unknown }>();
   const faults: Fault[] = [];
   const sockets = new Set<Socket>();
@@ -90,18 +103,34 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       return { status: 200, body: { id, object: 'customer', deleted: true } };
     }
     if (method === 'POST' && path === '/v1/checkout/sessions') {
+      const trial = (body.subscription_data as Record<string, unknown> | undefined)?.trial_period_days;
+      // Stripe: a whole number of days, at least 1 and at most 730.
+      if (
+        trial !== undefined &&
+        !(/^\d+$/.test(String(trial)) && Number(trial) >= 1 && Number(trial) <= 730)
+      ) {
+        return {
+          status: 400,
+          body: {
+            error: {
+              type: 'invalid_request_error',
+              param: 'subscription_data[trial_period_days]',
+              message: 'Invalid integer: trial_period_days must be between 1 and 730',
+            },
+          },
+        };
+      }
       const id = `cs_test_${token()}`;
-      return {
-        status: 200,
-        body: {
-          id,
-          object: 'checkout.session',
-          url: `https://checkout.stripe.test/c/pay/${id}`,
-          status: 'open',
-          created: now,
-          ...body,
-        },
+      const session = {
+        id,
+        object: 'checkout.session',
+        url: `https://checkout.stripe.test/c/pay/${id}`,
+        status: 'open',
+        created: now,
+        ...body,
       };
+      sessions.set(id, session);
+      return { status: 200, body: session };
     }
     if (method === 'POST' && path === '/v1/billing_portal/sessions') {
       const id = `bps_${token()}`;
@@ -221,6 +250,38 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     meterEvents,
     customers,
     invoices,
+    sessions,
+    completeCheckout(sessionId) {
+      const session = sessions.get(sessionId);
+      if (!session) throw new Error(`no checkout session ${sessionId}`);
+      const now = Math.floor(Date.now() / 1000);
+      const data = (session.subscription_data ?? {}) as Record<string, unknown>;
+      const trialDays = data.trial_period_days === undefined ? null : Number(data.trial_period_days);
+      const trialEnd = trialDays ? now + trialDays * 86_400 : null;
+      const periodEnd = trialEnd ?? now + 30 * 86_400;
+      const subscription = {
+        id: `sub_${token()}`,
+        object: 'subscription',
+        customer: session.customer,
+        status: trialEnd ? 'trialing' : 'active',
+        created: now,
+        cancel_at_period_end: false,
+        metadata: data.metadata ?? {},
+        trial_start: trialEnd ? now : null,
+        trial_end: trialEnd,
+        items: {
+          object: 'list',
+          data: ((session.line_items ?? []) as Array<{ price: string }>).map((li, i) => ({
+            id: `si_${i}_${token()}`,
+            current_period_start: now,
+            current_period_end: periodEnd,
+            price: { id: li.price, lookup_key: null },
+          })),
+        },
+      };
+      Object.assign(session, { status: 'complete', subscription: subscription.id });
+      return { session: { ...session }, subscription };
+    },
     failNext(n, status = 500, path) {
       for (let i = 0; i < n; i++) faults.push({ kind: 'status', status, path });
     },

@@ -105,13 +105,15 @@ export function createBillingService(deps: BillingServiceDeps) {
       }
       const customer = await ensureCustomer(tenantId);
       const meta = { tenant_id: tenantId, plan: planName };
+      // A trial is for a workspace's first subscription: one that had a trial before pays at once.
+      const trialDays = plan.trial_days && !t.trial_ends_at ? plan.trial_days : null;
       const session = await viaStripe(() =>
         stripe.checkout.sessions.create({
           mode: 'subscription',
           customer,
           client_reference_id: tenantId,
           metadata: meta,
-          subscription_data: { metadata: meta },
+          subscription_data: { metadata: meta, ...(trialDays ? { trial_period_days: trialDays } : {}) },
           // Metered prices take no quantity: Stripe bills them from the meter events.
           line_items: [
             ...(plan.stripe.base_price ? [{ price: plan.stripe.base_price, quantity: 1 }] : []),
@@ -125,7 +127,7 @@ export function createBillingService(deps: BillingServiceDeps) {
       await appendAudit(db, {
         ...actor,
         action: 'billing.checkout_started',
-        metadata: { plan: planName, session: session.id },
+        metadata: { plan: planName, session: session.id, trial_days: trialDays },
       });
       return { url: session.url };
     },
@@ -152,6 +154,8 @@ export function createBillingService(deps: BillingServiceDeps) {
         past_due_since: t.past_due_since?.toISOString() ?? null,
         grace_ends_at: graceEndsAt(t)?.toISOString() ?? null,
         plan_changed_at: t.plan_changed_at?.toISOString() ?? null,
+        // While `status` is `trialing`, the plan's limits apply and nothing is charged until then.
+        trial_ends_at: t.trial_ends_at?.toISOString() ?? null,
         billing_mode: deps.stripe ? 'stripe' : 'local',
         has_customer: t.stripe_customer_id !== null,
       };

@@ -11,6 +11,8 @@ export interface TenantBillingRow extends TenantBilling {
   /** `created` of the newest Stripe event applied to this tenant's subscription state. */
   stripe_state_at: number | null;
   plan_changed_at: Date | null;
+  /** End of the subscription's trial (past or future), null when it never had one. */
+  trial_ends_at: Date | null;
 }
 
 export type SubscriptionPatch = Partial<
@@ -24,6 +26,7 @@ export type SubscriptionPatch = Partial<
     | 'past_due_since'
     | 'stripe_state_at'
     | 'plan_changed_at'
+    | 'trial_ends_at'
   >
 >;
 
@@ -35,6 +38,7 @@ const COLUMNS = [
   'stripe_subscription_id',
   'stripe_state_at',
   'plan_changed_at',
+  'trial_ends_at',
 ];
 
 /** SQL of the billing feature: the tenant's Stripe state and the processed-event ledger. */

@@ -45,10 +45,12 @@ export interface BillingTestKit {
 }
 
 /** The real API pointed at a fake Stripe (STRIPE_API_URL), with a webhook secret and PLANS_FILE. */
-export async function startBillingTestKit(): Promise<BillingTestKit> {
+export async function startBillingTestKit(
+  plans: Record<string, unknown> = BILLING_PLANS,
+): Promise<BillingTestKit> {
   const stripe = await startFakeStripe();
   const plansFile = path.join(os.tmpdir(), `plans-billing-${process.pid}-${Date.now()}.json`);
-  await writeFile(plansFile, JSON.stringify(BILLING_PLANS));
+  await writeFile(plansFile, JSON.stringify(plans));
   const t = await startTestApi({
     PLANS_FILE: plansFile,
     STRIPE_SECRET_KEY: 'sk_test_rendermill',

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
-import { ownerEmails, paymentFailedMail } from '../../../shared/billing/billing-mail.ts';
+import { ownerEmails, paymentFailedMail, trialEndingMail } from '../../../shared/billing/billing-mail.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mail, Mailer } from '../../../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
@@ -142,6 +142,8 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
       cancel_at_period_end: sub.cancel_at_period_end ?? false,
       past_due_since: status === 'past_due' ? (t.past_due_since ?? new Date(event.created * 1000)) : null,
       stripe_state_at: event.created,
+      // Kept once known: it also records that this workspace has had its trial.
+      trial_ends_at: sub.trial_end ? new Date(sub.trial_end * 1000) : t.trial_ends_at,
     });
     return { outcome: 'applied', tenantId: t.id, mails: [] };
   };
@@ -203,11 +205,40 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
     return { outcome: 'applied', tenantId: t.id, mails };
   };
 
+  /** Stripe's notice 3 days before a trial ends: the owners are told when, and what happens then. */
+  const onTrialWillEnd = async (trx: Knex.Transaction, event: StripeEvent): Promise<Applied> => {
+    const sub = parseInput(subscriptionSchema, event.data.object);
+    const t = await findTenant(trx, sub.customer, sub.metadata.tenant_id);
+    if (!t) return { outcome: 'ignored_unknown_tenant', tenantId: null, mails: [] };
+    if (t.stripe_subscription_id && t.stripe_subscription_id !== sub.id) {
+      return { outcome: 'ignored_other_subscription', tenantId: t.id, mails: [] };
+    }
+    const endsAt = sub.trial_end ? new Date(sub.trial_end * 1000) : t.trial_ends_at;
+    if (endsAt && (!t.trial_ends_at || t.trial_ends_at.getTime() !== endsAt.getTime())) {
+      await store.updateSubscription(trx, t.id, { trial_ends_at: endsAt });
+    }
+    await appendAudit(trx, {
+      tenantId: t.id,
+      actorType: 'stripe',
+      actorId: event.id,
+      action: 'billing.trial_will_end',
+      targetType: 'tenant',
+      targetId: t.id,
+      metadata: { trial_ends_at: endsAt?.toISOString() ?? null, plan: t.plan },
+    });
+    const plan = plans.get(sub.metadata.plan && plans.has(sub.metadata.plan) ? sub.metadata.plan : t.plan);
+    const mails = (await ownerEmails(trx, t.id)).map((to) =>
+      trialEndingMail(to, { plan: plan.name, endsAt, publicUrl: deps.publicUrl }),
+    );
+    return { outcome: 'applied', tenantId: t.id, mails };
+  };
+
   const handlers: Record<string, (trx: Knex.Transaction, e: StripeEvent) => Promise<Applied>> = {
     'checkout.session.completed': onCheckout,
     'customer.subscription.created': onSubscription,
     'customer.subscription.updated': onSubscription,
     'customer.subscription.deleted': onSubscription,
+    'customer.subscription.trial_will_end': onTrialWillEnd,
     'invoice.paid': onInvoice,
     'invoice.payment_failed': onInvoice,
   };

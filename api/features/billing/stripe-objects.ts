@@ -26,6 +26,8 @@ export const subscriptionSchema = z.object({
   metadata,
   cancel_at_period_end: z.boolean().nullish(),
   current_period_end: z.number().nullish(),
+  /** Unix seconds; stays on the subscription after the trial ended. */
+  trial_end: z.number().nullish(),
   items: z
     .object({
       data: z.array(
