@@ -100,7 +100,11 @@ async function view(base: string, s: SignIn, jobIds: string[]) {
 }
 
 describe('backup and restore drill', () => {
-  it('when the platform is backed up and restored into a fresh database, then a new API serves the same jobs, usage, audit log and outputs, and the reconciler re-enqueues open jobs', async () => {
+  // Four CLI processes (each a tsx start) and three platforms: ~45 s on a quiet machine, minutes when
+  // the 2 cores are shared by several suites.
+  it('when the platform is backed up and restored into a fresh database, then a new API serves the same jobs, usage, audit log and outputs, and the reconciler re-enqueues open jobs', {
+    timeout: 240_000,
+  }, async () => {
     // --- A platform with two tenants, finished and open jobs, a ledger, outputs and an audit log.
     const a = await t.signIn('drill-a@example.com');
     const b = await t.signIn('drill-b@example.com');
