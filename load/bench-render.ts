@@ -8,7 +8,7 @@ import { createProducer } from '../shared/queue/producer.ts';
 import { bullPrefix } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
 import { start } from '../workers/main.ts';
-import { composeArgs } from '../workers/media/compose.ts';
+import { singlePassArgs } from '../workers/media/single-pass.ts';
 import { runProcess } from '../workers/media/run-process.ts';
 import { sceneDurations } from '../workers/tasks/render/compose-step.ts';
 import type { SceneImagesResult } from '../workers/tasks/render/images-step.ts';
@@ -81,7 +81,7 @@ try {
       }),
     );
     const [width, height] = RESOLUTIONS[request.resolution];
-    const args = composeArgs({
+    const args = singlePassArgs({
       scenes,
       width,
       height,

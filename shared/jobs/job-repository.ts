@@ -366,7 +366,7 @@ export function createJobRepository() {
           'finished_at',
         )
         .whereIn('job_id', jobIds)
-        .orderBy([{ column: 'job_id' }, { column: 'position' }]);
+        .orderBy([{ column: 'job_id' }, { column: 'position' }, { column: 'name' }]);
     },
 
     /** One job's steps with their results, in order: what a retry resumes from. */

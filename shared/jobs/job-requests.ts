@@ -50,6 +50,11 @@ export const renderRequestSchema = z
   .strict();
 export type RenderRequest = z.infer<typeof renderRequestSchema>;
 
+/** Output width and height of a render, in pixels. */
+export function renderSize(r: Pick<RenderRequest, 'resolution'>): readonly [number, number] {
+  return RESOLUTIONS[r.resolution];
+}
+
 export const ttsRequestSchema = z
   .object({
     text: z.string().trim().min(1).max(2000),

@@ -1,6 +1,20 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
+import { mapLimit } from '../jobs/map-limit.ts';
+import {
+  AAC_FRAME,
+  AUDIO_ENCODER_VERSION,
+  AUDIO_RATE,
+  encodeAudioChunk,
+  joinAudio,
+  readAudioChunk,
+} from './aac-chunk.ts';
 import { MediaInputError } from './media-input-error.ts';
 import { ffmpegFileUrl, probeMedia } from './probe.ts';
 import { runProcess } from './run-process.ts';
+import { encodeStillGop, gopFrames, readGop, sceneFromGop, VIDEO_ENCODER_VERSION } from './still-gop.ts';
 
 /** One still image shown for `durationSeconds`, with its narration (or silence). */
 export interface ComposeScene {
@@ -12,7 +26,7 @@ export interface ComposeScene {
   durationSeconds: number;
 }
 
-/** Everything that determines the ffmpeg command of {@link composeVideo}. */
+/** Scenes and output format of a video. */
 export interface ComposeArgsOptions {
   /** 1..{@link MAX_COMPOSE_SCENES} scenes, played in order. */
   scenes: readonly ComposeScene[];
@@ -25,37 +39,11 @@ export interface ComposeArgsOptions {
   outPath: string;
 }
 
-/** Input of {@link composeVideo}. */
-export interface ComposeOptions extends ComposeArgsOptions {
-  /** Aborting kills ffmpeg and rejects with the signal's reason. */
-  signal: AbortSignal;
-}
-
 /** Most scenes one composition takes. */
 export const MAX_COMPOSE_SCENES = 50;
 
-const AUDIO_RATE = 48_000;
-
-// Encoder settings, chosen for slideshows of still images:
-// - `-tune stillimage` lowers deblocking and psy tuning meant for motion, which keeps text edges crisp.
-// - `-preset veryfast`: after the first frame of a scene every P-frame is "nothing changed" and costs
-//   almost no bits or time, so slower presets buy little; veryfast keeps encode time near decode time.
-// - `-crf 20` (a bit below the default 23): with P-frames nearly free, quality of the one I-frame per
-//   scene is the picture, and small text shows artefacts first.
-// - `-g` = 4 s of frames: a keyframe per 4 s bounds seek latency in players while the extra I-frames
-//   (the only costly frames of a still image) stay rare. Scene starts are forced keyframes anyway
-//   (`-force_key_frames`), so every cut is a clean seek point and never a smeared P-frame.
-// - `-pix_fmt yuv420p` + AAC 48 kHz stereo + `+faststart` (moov first): plays in every browser and
-//   phone, and starts streaming before the whole file is downloaded.
-const VIDEO_CODEC_ARGS = ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-crf', '20'];
-const AUDIO_CODEC_ARGS = ['-c:a', 'aac', '-b:a', '128k', '-ar', String(AUDIO_RATE), '-ac', '2'];
-
-function seconds(value: number): string {
-  // ffmpeg parses plain decimals; microsecond precision is finer than any audio sample we produce.
-  return value.toFixed(6);
-}
-
-function validate(options: ComposeArgsOptions): void {
+/** Throws {@link MediaInputError} unless the options describe a video ffmpeg can encode. */
+export function validateComposition(options: ComposeArgsOptions): void {
   const { scenes, width, height, fps } = options;
   if (scenes.length < 1 || scenes.length > MAX_COMPOSE_SCENES) {
     throw new MediaInputError(`a video needs 1..${MAX_COMPOSE_SCENES} scenes, got ${scenes.length}`);
@@ -95,83 +83,171 @@ export function sceneFrameCounts(durations: readonly number[], fps: number): num
   });
 }
 
-/**
- * The complete ffmpeg argv (without the `ffmpeg` executable itself) that {@link composeVideo} runs, so a
- * benchmark can run the identical command. Pure: no file is touched. Throws {@link MediaInputError} on
- * invalid options.
- *
- * One invocation: input 2i is scene i's image (decoded once, repeated by the `loop` filter), input 2i+1 its WAV or
- * `anullsrc` silence; each is trimmed/padded to the scene's whole-frame duration, then concatenated.
- * The filter graph is passed inline: at 50 scenes it is ~16 KB, far below Linux's 128 KiB limit per
- * argument, so `-filter_complex_script` (and a temp file, deprecated in newer ffmpeg) is not needed.
- */
-export function composeArgs(options: ComposeArgsOptions): string[] {
-  validate(options);
-  const { scenes, width, height, fps, outPath } = options;
-  const frames = sceneFrameCounts(
-    scenes.map((s) => s.durationSeconds),
-    fps,
-  );
+/** Output format of a video. */
+export interface VideoFormat {
+  width: number;
+  height: number;
+  fps: number;
+}
 
-  const inputs: string[] = [];
-  const filters: string[] = [];
-  const keyframeTimes: string[] = [];
-  let framesSoFar = 0;
-  for (const [i, scene] of scenes.entries()) {
-    const sceneFrames = frames[i]!;
-    const duration = sceneFrames / fps;
-    keyframeTimes.push(seconds(framesSoFar / fps));
-    framesSoFar += sceneFrames;
-
-    // The image is read and decoded once; the `loop` filter below repeats the scaled frame in memory.
-    // (`-loop 1` on the input would decode the PNG again for every frame: ~3.5× slower at 1080p.)
-    inputs.push('-i', ffmpegFileUrl(scene.imagePath));
-    if (scene.audioPath) {
-      inputs.push('-i', ffmpegFileUrl(scene.audioPath));
-    } else {
-      inputs.push('-f', 'lavfi', '-t', seconds(duration), '-i', `anullsrc=r=${AUDIO_RATE}:cl=stereo`);
-    }
-
-    // Scale/pad is a no-op for images already at the output size, and keeps concat happy when not.
-    filters.push(
-      `[${2 * i}:v]scale=${width}:${height}:force_original_aspect_ratio=decrease,` +
-        `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p,` +
-        `loop=loop=${sceneFrames - 1}:size=1:start=0,setpts=N/${fps}/TB,trim=end_frame=${sceneFrames}[v${i}]`,
-    );
-    // Same sample format/rate/layout for every segment (concat requires it; TTS WAVs are often 22 kHz
-    // mono), then exactly the scene duration: cut long narration, pad short narration with silence.
-    filters.push(
-      `[${2 * i + 1}:a]aformat=sample_fmts=fltp:sample_rates=${AUDIO_RATE}:channel_layouts=stereo,` +
-        `atrim=duration=${seconds(duration)},asetpts=PTS-STARTPTS,apad=whole_dur=${seconds(duration)}[a${i}]`,
-    );
-  }
-  const pairs = scenes.map((_, i) => `[v${i}][a${i}]`).join('');
-  filters.push(`${pairs}concat=n=${scenes.length}:v=1:a=1[v][a]`);
-
-  return [
-    ...['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y'],
-    ...inputs,
-    ...['-filter_complex', filters.join(';'), '-map', '[v]', '-map', '[a]'],
-    ...VIDEO_CODEC_ARGS,
-    ...['-g', String(fps * 4), '-force_key_frames', keyframeTimes.join(',')],
-    ...['-pix_fmt', 'yuv420p', '-r', String(fps)],
-    ...AUDIO_CODEC_ARGS,
-    ...['-movflags', '+faststart', '-f', 'mp4', ffmpegFileUrl(outPath)],
-  ];
+/** The two encoded halves of a scene: its still's GOP and its audio. */
+export interface SegmentFiles {
+  /** Raw H.264 of one closed GOP of the still ({@link gopFrames} frames). */
+  gopPath: string;
+  /** ADTS AAC of the scene's narration or silence, starting with the encoder's priming packet. */
+  audioPath: string;
 }
 
 /**
- * Renders the scenes into one H.264/AAC MP4 at `outPath` with a single ffmpeg run (see
- * {@link composeArgs}) and resolves with the probed duration and file size. The duration is the sum of
- * scene durations rounded to whole frames (off by at most half a frame). Rejects with
+ * Encodes one scene once: a GOP of its still at the output format, and its audio, concurrently.
+ * Neither depends on where the scene sits in the video, so a segment can be cached and reused by
+ * any render that has the same scene (image, narration, duration) at the same format.
+ */
+export async function encodeSegment(
+  scene: ComposeScene,
+  format: VideoFormat,
+  out: SegmentFiles,
+  signal?: AbortSignal,
+): Promise<void> {
+  await Promise.all([
+    encodeStillGop({
+      imagePath: scene.imagePath,
+      ...format,
+      frames: gopFrames(format.fps),
+      outPath: out.gopPath,
+      signal,
+    }),
+    encodeAudioChunk({
+      audioPath: scene.audioPath,
+      durationSeconds: scene.durationSeconds,
+      outPath: out.audioPath,
+      signal,
+    }),
+  ]);
+}
+
+/** Input of {@link joinSegments}. */
+export interface JoinOptions extends VideoFormat {
+  /** One per scene, in order. */
+  segments: readonly SegmentFiles[];
+  /** Each scene's length in seconds (as given to {@link encodeSegment}). */
+  durations: readonly number[];
+  /** Where the MP4 is written (overwritten). */
+  outPath: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Joins encoded segments into the MP4 by copying, without encoding anything: each scene's video is
+ * its GOP repeated plus the first frames of it for the remainder ({@link sceneFromGop}), exactly
+ * {@link sceneFrameCounts} frames, so every scene starts on a keyframe at the frame the single-pass
+ * renderer put it; the audio chunks are laid on one AAC frame grid ({@link joinAudio}). One ffmpeg
+ * then muxes both with `-c copy` and `+faststart`, at a constant frame rate (`-r` on the raw
+ * H.264 input stamps frame n at n / fps).
+ */
+export async function joinSegments(
+  options: JoinOptions,
+): Promise<{ durationSeconds: number; bytes: number }> {
+  const { segments, durations, fps, outPath, signal } = options;
+  const frames = sceneFrameCounts(durations, fps);
+  const videoPath = `${outPath}.h264`;
+  const audioPath = `${outPath}.aac`;
+  try {
+    const starts: number[] = [];
+    const chunks: Buffer[][] = [];
+    const video = createWriteStream(videoPath);
+    let framesSoFar = 0;
+    for (const [i, segment] of segments.entries()) {
+      for (const chunk of sceneFromGop(await readGop(segment.gopPath), frames[i]!)) {
+        if (!video.write(chunk)) await once(video, 'drain');
+      }
+      chunks.push(await readAudioChunk(segment.audioPath));
+      starts.push((framesSoFar * AUDIO_RATE) / fps);
+      framesSoFar += frames[i]!;
+    }
+    video.end();
+    await finished(video);
+    const audio = createWriteStream(audioPath);
+    audio.end(Buffer.concat(joinAudio(chunks, starts, (framesSoFar * AUDIO_RATE) / fps)));
+    await finished(audio);
+    signal?.throwIfAborted();
+    await runProcess(
+      'ffmpeg',
+      [
+        ...['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y'],
+        ...['-r', String(fps), '-f', 'h264', '-i', ffmpegFileUrl(videoPath)],
+        // The AAC encoder delay of the first chunk: starting the track 1024 samples early makes the
+        // muxer write the edit list that hides it, as it does for an encode.
+        ...['-itsoffset', (-AAC_FRAME / AUDIO_RATE).toFixed(6), '-f', 'aac', '-i', ffmpegFileUrl(audioPath)],
+        ...['-map', '0:v', '-map', '1:a', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4'],
+        ffmpegFileUrl(outPath),
+      ],
+      { signal },
+    );
+  } finally {
+    await Promise.all([rm(videoPath, { force: true }), rm(audioPath, { force: true })]);
+  }
+  const { durationSeconds, bytes } = await probeMedia(outPath, signal);
+  return { durationSeconds, bytes };
+}
+
+/** Input of {@link composeVideo}. */
+export interface ComposeOptions extends ComposeArgsOptions {
+  /** Aborting kills every ffmpeg and rejects with the signal's reason. */
+  signal: AbortSignal;
+  /** Scenes encoded at once. Default: 2. */
+  concurrency?: number;
+}
+
+/**
+ * Renders the scenes into one H.264/AAC MP4 at `outPath`: every scene encoded once
+ * ({@link encodeSegment}), then joined by copying ({@link joinSegments}). Resolves with the probed
+ * duration (the sum of scene durations rounded to whole frames) and file size. Rejects with
  * {@link MediaInputError} on invalid options, ProcessFailedError if ffmpeg fails (e.g. an unreadable
- * image), and with the signal's reason on abort (ffmpeg is killed; a partial file may remain).
+ * image), and with the signal's reason on abort (ffmpeg is killed; partial files may remain).
  */
 export async function composeVideo(
   options: ComposeOptions,
 ): Promise<{ durationSeconds: number; bytes: number }> {
-  const args = composeArgs(options);
-  await runProcess('ffmpeg', args, { signal: options.signal });
-  const { durationSeconds, bytes } = await probeMedia(options.outPath, options.signal);
-  return { durationSeconds, bytes };
+  validateComposition(options);
+  const { scenes, width, height, fps, outPath, signal } = options;
+  const segments = scenes.map((_, i) => ({
+    gopPath: `${outPath}.${i}.h264`,
+    audioPath: `${outPath}.${i}.aac`,
+  }));
+  try {
+    await mapLimit(scenes, options.concurrency ?? 2, (scene, i) =>
+      encodeSegment(scene, { width, height, fps }, segments[i]!, signal),
+    );
+    return await joinSegments({
+      segments,
+      durations: scenes.map((s) => s.durationSeconds),
+      width,
+      height,
+      fps,
+      outPath,
+      signal,
+    });
+  } finally {
+    await Promise.all(
+      segments.flatMap((s) => [rm(s.gopPath, { force: true }), rm(s.audioPath, { force: true })]),
+    );
+  }
+}
+
+let versionPromise: Promise<string> | undefined;
+
+/**
+ * Everything about the encoders that determines a segment's bytes: our settings' versions and the
+ * ffmpeg build (its libx264 and AAC encoder). Read once per process.
+ */
+export function segmentEncoderVersion(): Promise<string> {
+  versionPromise ??= runProcess('ffmpeg', ['-hide_banner', '-version']).then(
+    ({ stdout }) =>
+      `${VIDEO_ENCODER_VERSION}/${AUDIO_ENCODER_VERSION}/${stdout.split('\n')[0]?.trim() ?? ''}`,
+  );
+  versionPromise.catch(() => {
+    versionPromise = undefined;
+  });
+  return versionPromise;
 }

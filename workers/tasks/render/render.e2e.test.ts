@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFixture } from '../../../shared/testing/fixtures.ts';
+import { decodeErrors, videoStream } from '../../media/media-checks.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
 
@@ -31,16 +32,20 @@ describe('render.run', () => {
     expect(info.video).toMatchObject({ codec: 'h264', width: 1280, height: 720, pixFmt: 'yuv420p' });
     expect(info.audio?.codec).toBe('aac');
 
-    const steps = await t.env.db('job_steps').where({ job_id: id }).orderBy('position');
-    expect(steps.map((s) => [s.name, s.status])).toEqual([
-      ['tts', 'succeeded'],
-      ['images', 'succeeded'],
-      ['compose', 'succeeded'],
+    const steps = await t.env.db('job_steps').where({ job_id: id }).orderBy(['position', 'name']);
+    expect(steps.map((s) => [s.name, s.status, s.cache_hit])).toEqual([
+      ['tts', 'succeeded', false],
+      ['images', 'succeeded', false],
+      ['compose', 'succeeded', false],
+      ['segment-01', 'succeeded', false],
+      ['segment-02', 'succeeded', false],
+      ['segment-03', 'succeeded', false],
     ]);
     const speech = (steps[0].result as { scenes: Array<{ durationSeconds: number } | null> }).scenes;
     const expected = speech[0]!.durationSeconds + speech[1]!.durationSeconds + 3;
     expect(Math.abs(info.durationSeconds - expected)).toBeLessThanOrEqual(0.1);
 
+    // Segments are not billed: one row per job, step and metric, render_seconds on compose only.
     const usage = await t.env.db('usage_events').where({ job_id: id }).orderBy('metric');
     expect(usage.map((u) => [u.step, u.metric])).toEqual([
       ['images', 'images'],
@@ -76,7 +81,7 @@ describe('render.run', () => {
         .filter((s) => s.cache_hit)
         .map((s) => s.name)
         .sort(),
-    ).toEqual(['images', 'tts']);
+    ).toEqual(['images', 'segment-01', 'tts']);
     const billed = await t.env
       .db('usage_events')
       .where({ job_id: second })
@@ -88,6 +93,38 @@ describe('render.run', () => {
     await t.waitFor(third, ['succeeded']);
     const otherSteps = await t.env.db('job_steps').where({ job_id: third });
     expect(otherSteps.some((s) => s.cache_hit)).toBe(false);
+  });
+
+  it('when a scene’s text is edited and the render submitted again, then only that scene’s segment is encoded and the output is billed in full', async () => {
+    const tenant = await t.tenant();
+    const first = await t.submit(tenant, 'render', fixture);
+    const a = await t.waitFor(first, ['succeeded']);
+    const scenes = fixture.scenes as Array<Record<string, unknown>>;
+    const edited = { ...fixture, scenes: [scenes[0], { ...scenes[1], text: 'Workers take the job.' }, scenes[2]] };
+    const second = await t.submit(tenant, 'render', edited);
+    const b = await t.waitFor(second, ['succeeded']);
+    const segments = await t.env
+      .db('job_steps')
+      .where({ job_id: second })
+      .where('name', 'like', 'segment-%')
+      .orderBy('name');
+    expect(segments.map((s) => [s.name, s.cache_hit])).toEqual([
+      ['segment-01', true],
+      ['segment-02', false],
+      ['segment-03', true],
+    ]);
+    // The output is what a render from nothing would be: frames, keyframes, clean decode.
+    const file = t.worker.services.storage.localPath(b.output_key!)!;
+    expect(await decodeErrors(file)).toBe('');
+    const info = await probeMedia(file);
+    const stream = await videoStream(file);
+    expect(stream.nbFrames).toBe(Math.round(info.durationSeconds * 30));
+    expect(info.durationSeconds).toBeLessThan(Number(a.output_duration_seconds));
+    const billed = await t.env.db('usage_events').where({ job_id: second, metric: 'render_seconds' });
+    expect(billed).toHaveLength(1);
+    expect(Math.abs(billed[0].quantity - info.durationSeconds)).toBeLessThan(0.05);
+    // GET /v1/jobs/:id reads these rows: one step per segment, with its cache_hit.
+    expect(await t.env.db('job_steps').where({ job_id: second }).count('* as n').first()).toEqual({ n: 6 });
   });
 
   it('when a voice does not exist, then the job fails at once with bad_input and is not retried', async () => {
