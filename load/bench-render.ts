@@ -3,13 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { QueueEvents } from 'bullmq';
-import { RESOLUTIONS, renderRequestSchema } from '../shared/jobs/job-requests.ts';
+import { renderRequestSchema, renderSize } from '../shared/jobs/job-requests.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { bullPrefix } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
 import { start } from '../workers/main.ts';
-import { singlePassArgs } from '../workers/media/single-pass.ts';
 import { runProcess } from '../workers/media/run-process.ts';
+import { singlePassArgs } from '../workers/media/single-pass.ts';
 import { sceneDurations } from '../workers/tasks/render/compose-step.ts';
 import type { SceneImagesResult } from '../workers/tasks/render/images-step.ts';
 import type { NarrationResult } from '../workers/tasks/render/tts-step.ts';
@@ -80,7 +80,7 @@ try {
         return { imagePath, audioPath, durationSeconds: durations[i]! };
       }),
     );
-    const [width, height] = RESOLUTIONS[request.resolution];
+    const [width, height] = renderSize(request);
     const args = singlePassArgs({
       scenes,
       width,

@@ -20,8 +20,12 @@ const metadata = z
   .refine((m) => JSON.stringify(m).length <= 8192, 'at most 8 KB')
   .default({});
 
+/** Landscape (16:9) frame size of each resolution name; the name is the short side in every aspect. */
 export const RESOLUTIONS = { '720p': [1280, 720], '1080p': [1920, 1080], '2160p': [3840, 2160] } as const;
 export type Resolution = keyof typeof RESOLUTIONS;
+/** Frame shapes of a render: landscape (default), vertical (shorts, stories) and square. */
+export const ASPECTS = ['16:9', '9:16', '1:1'] as const;
+export type Aspect = (typeof ASPECTS)[number];
 
 export const sceneSchema = z
   .object({
@@ -43,6 +47,7 @@ export const renderRequestSchema = z
     scenes: z.array(sceneSchema).min(1, 'at least 1 scene').max(50, 'at most 50 scenes'),
     resolution: z.enum(['720p', '1080p', '2160p']).default('720p'),
     fps: z.union([z.literal(24), z.literal(25), z.literal(30), z.literal(60)]).default(30),
+    aspect: z.enum(ASPECTS).default('16:9'),
     voice,
     callback_url: httpUrl.optional(),
     metadata,
@@ -50,9 +55,15 @@ export const renderRequestSchema = z
   .strict();
 export type RenderRequest = z.infer<typeof renderRequestSchema>;
 
-/** Output width and height of a render, in pixels. */
-export function renderSize(r: Pick<RenderRequest, 'resolution'>): readonly [number, number] {
-  return RESOLUTIONS[r.resolution];
+/**
+ * Output width and height of a render, in pixels: the resolution name is the short side
+ * (1080p is 1920×1080 at 16:9, 1080×1920 at 9:16, 1080×1080 at 1:1).
+ */
+export function renderSize(r: { resolution: Resolution; aspect?: Aspect }): readonly [number, number] {
+  const [long, short] = RESOLUTIONS[r.resolution];
+  if (r.aspect === '9:16') return [short, long];
+  if (r.aspect === '1:1') return [short, short];
+  return [long, short];
 }
 
 export const ttsRequestSchema = z

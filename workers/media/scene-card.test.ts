@@ -33,6 +33,41 @@ describe('renderSceneCard', () => {
     expect(meta).toMatchObject({ format: 'png', width: 320, height: 180 });
   });
 
+  it.each([
+    [1280, 720],
+    [720, 1280],
+    [720, 720],
+  ])('when the card is %i×%i, then title and text wrap inside its padding', async (width, height) => {
+    const outPath = join(dir, `aspect-${width}x${height}.png`);
+    const words = 'Narration that is long enough to wrap over several lines in every aspect ratio. '.repeat(
+      3,
+    );
+    await renderSceneCard({
+      width,
+      height,
+      background: '#000000',
+      title: 'A fairly long title',
+      text: words,
+      outPath,
+    });
+    const { data, info } = await sharp(outPath).greyscale().raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([width, height]);
+    const padding = Math.round(Math.min(width, height) * 0.08);
+    let inkRows = 0;
+    for (let y = 0; y < height; y++) {
+      let rowInk = false;
+      for (let x = 0; x < width; x++) {
+        if (data[y * width + x]! < 64) continue;
+        rowInk = true;
+        // Anti-aliasing may bleed a pixel or two, never a glyph.
+        expect(x >= padding - 2 && x < width - padding + 2, `ink at x=${x}`).toBe(true);
+      }
+      if (rowInk) inkRows++;
+    }
+    // Laid out for the frame: a tall card fills more of its height than its width allows a wide one.
+    expect(inkRows).toBeGreaterThan(height * 0.3);
+  });
+
   it('when the text differs, then the image differs', async () => {
     const a = await card('a', 'Same title', 'First text');
     const b = await card('b', 'Same title', 'Second text');

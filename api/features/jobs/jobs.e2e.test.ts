@@ -149,6 +149,7 @@ describe('submission validation', () => {
     ['an ftp callback_url', { scenes: [scene()], callback_url: 'ftp://example.com/hook' }, '/callback_url'],
     ['an unknown resolution', { scenes: [scene()], resolution: '480p' }, '/resolution'],
     ['an unsupported fps', { scenes: [scene()], fps: 29 }, '/fps'],
+    ['an unknown aspect', { scenes: [scene()], aspect: '4:3' }, '/aspect'],
     [
       'a scene with neither text nor duration',
       { scenes: [scene(), { title: 'Only a title' }] },
@@ -164,6 +165,20 @@ describe('submission validation', () => {
     expect(r.body).toMatchObject({ code: 'validation_failed', status: 400 });
     expect((r.body.errors as Array<{ path: string }>).map((e) => e.path)).toContain(path);
     expect(await jobCount()).toBe(before);
+  });
+
+  it('when a vertical or square render is submitted, then the estimate is the landscape one and 2160p stays behind the plan gate', async () => {
+    for (const aspect of ['9:16', '1:1']) {
+      const r = await k.t.call('POST', '/v1/renders', { token, body: { ...fixture, aspect } });
+      expect(r.status).toBe(202);
+      expect(r.body.estimate).toEqual(estimateRender(renderRequestSchema.parse(fixture)));
+      const uhd = await k.t.call('POST', '/v1/renders', {
+        token,
+        body: { ...fixture, aspect, resolution: '2160p' },
+      });
+      expect(uhd.status).toBe(403);
+      expect(uhd.body).toMatchObject({ code: 'upgrade_required', feature: 'resolution_2160p' });
+    }
   });
 
   it('when TTS or image bodies are invalid, then the field is named', async () => {

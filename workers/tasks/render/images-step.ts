@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { RESOLUTIONS, type RenderRequest } from '../../../shared/jobs/job-requests.ts';
+import { type RenderRequest, renderSize } from '../../../shared/jobs/job-requests.ts';
 import { cached, cacheKey, RENDERER_VERSION } from '../../cache/media-cache.ts';
 import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepDefinition } from '../../jobs/step.ts';
@@ -19,7 +19,7 @@ export const sceneImagesStep: StepDefinition<RenderRequest> = {
   deadlineMs: ({ payload, config }) =>
     config.STEP_TIMEOUT_SECONDS * 1000 * Math.max(1, Math.ceil(payload.scenes.length / 10)),
   async run(ctx) {
-    const [width, height] = RESOLUTIONS[ctx.payload.resolution];
+    const [width, height] = renderSize(ctx.payload);
     let drawn = 0;
     let finished = 0;
     const images: SceneImagesResult['images'] = await mapLimit(

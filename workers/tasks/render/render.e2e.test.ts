@@ -100,7 +100,10 @@ describe('render.run', () => {
     const first = await t.submit(tenant, 'render', fixture);
     const a = await t.waitFor(first, ['succeeded']);
     const scenes = fixture.scenes as Array<Record<string, unknown>>;
-    const edited = { ...fixture, scenes: [scenes[0], { ...scenes[1], text: 'Workers take the job.' }, scenes[2]] };
+    const edited = {
+      ...fixture,
+      scenes: [scenes[0], { ...scenes[1], text: 'Workers take the job.' }, scenes[2]],
+    };
     const second = await t.submit(tenant, 'render', edited);
     const b = await t.waitFor(second, ['succeeded']);
     const segments = await t.env
