@@ -13,6 +13,8 @@ const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0
 /** An isolated database, Redis prefix and storage directory for one benchmark run; `close()` removes them. */
 export async function createBenchEnv(overrides: Record<string, string> = {}): Promise<{
   config: Config;
+  /** The environment that gives a child process (a worker started apart) the same configuration */
+  vars: Record<string, string>;
   db: Knex;
   close(): Promise<void>;
 }> {
@@ -31,7 +33,7 @@ export async function createBenchEnv(overrides: Record<string, string> = {}): Pr
   url.pathname = `/${name}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rendermill-bench-'));
   const prefix = `rmbench_${randomBytes(3).toString('hex')}`;
-  const config = loadConfig({
+  const vars: Record<string, string> = {
     NODE_ENV: 'test',
     DATABASE_URL: url.toString(),
     REDIS_PREFIX: prefix,
@@ -43,11 +45,13 @@ export async function createBenchEnv(overrides: Record<string, string> = {}): Pr
     SCHEDULER_ENABLED: 'false',
     JWT_SECRET: randomBytes(32).toString('hex'),
     ...overrides,
-  });
+  };
+  const config = loadConfig(vars);
   const db = createDb(config.DATABASE_URL, { poolMax: 8 });
   await migrateLatest(db);
   return {
     config,
+    vars,
     db,
     async close() {
       await db.destroy();

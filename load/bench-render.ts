@@ -1,13 +1,18 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { QueueEvents } from 'bullmq';
-import { renderRequestSchema, renderSize } from '../shared/jobs/job-requests.ts';
+import { start as startApi } from '../api/main.ts';
+import { hashSecret } from '../shared/crypto/tokens.ts';
+import { newId } from '../shared/ids/ids.ts';
+import { type RenderRequest, renderRequestSchema, renderSize } from '../shared/jobs/job-requests.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { bullPrefix } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
-import { start } from '../workers/main.ts';
+import { createLocalStorage } from '../shared/storage/local-storage.ts';
+import { measureSsim } from '../workers/media/media-checks.ts';
 import { runProcess } from '../workers/media/run-process.ts';
 import { singlePassArgs } from '../workers/media/single-pass.ts';
 import { sceneDurations } from '../workers/tasks/render/compose-step.ts';
@@ -16,103 +21,271 @@ import type { NarrationResult } from '../workers/tasks/render/tts-step.ts';
 import { createBenchEnv } from './bench-env.ts';
 
 /**
- * `npm run bench:render`: the render pipeline against one direct ffmpeg command, same run,
- * same machine. The pipeline renders load/fixtures/render-minute.json (10 scenes, 1080p)
- * from nothing: TTS, cards, compose, storage, Postgres bookkeeping. The baseline encodes the
- * identical video from the same images and audio with one ffmpeg call. Both are timed wall-clock.
+ * `npm run bench:render`: every figure of the render engine in one run, each against a baseline
+ * measured in the same run on the same machine.
+ *
+ * 1. The sample (load/fixtures/render-minute.json: 10 scenes, 1080p, 80.9 s) through the whole
+ *    pipeline — POST /v1/renders over HTTP to `succeeded` — against today's single-pass ffmpeg
+ *    command on the same images and audio: wall ratio, realtime factor, SSIM mean/min, size ratio.
+ * 2. The long spec (load/fixtures/render-long.json: 50 scenes, 1080p, ~10 min) with 1 worker process
+ *    pinned to core 0 (`taskset -c 0`) against 2 worker processes pinned to cores 0 and 1.
+ * 3. The long spec again with one scene's text changed, against its first render: the wall ratio.
+ *
+ * Workers are separate processes (`shared/process/run.ts workers/main.ts`, as `npm run start:worker`);
+ * each round uses a fresh tenant, so its caches start empty. BENCH_ROUNDS (3) rounds of the
+ * sample, BENCH_LONG_ROUNDS (1) of the long spec; medians are printed with every run.
  */
-const fixturePath = process.argv[2] ?? path.resolve(import.meta.dirname, 'fixtures/render-minute.json');
-const request = renderRequestSchema.parse(JSON.parse(readFileSync(fixturePath, 'utf8')));
-const env = await createBenchEnv({ WORKER_QUEUES: 'render', WORKER_CONCURRENCY: '1' });
-const worker = await start(env.config);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LONG_ROUNDS = Number(process.env.BENCH_LONG_ROUNDS ?? 1);
+const fixture = (name: string): RenderRequest =>
+  renderRequestSchema.parse(
+    JSON.parse(readFileSync(path.join(ROOT, 'load/fixtures', `${name}.json`), 'utf8')),
+  );
+const sample = fixture('render-minute');
+const long = fixture('render-long');
+
+const env = await createBenchEnv({
+  WORKER_QUEUES: 'render',
+  WORKER_CONCURRENCY: '1',
+  RATE_LIMIT_PER_MINUTE: '10000000',
+  RATE_LIMIT_BURST_PER_SECOND: '10000000',
+});
+const api = await startApi(env.config);
+const storage = createLocalStorage(env.config.STORAGE_DIR);
 const connection = createRedis(env.config.REDIS_URL);
 const producer = createProducer(connection, env.config.REDIS_PREFIX);
-const tmp = await mkdtemp(path.join(os.tmpdir(), 'rendermill-bench-direct-'));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const events = new QueueEvents('render', {
   connection: createRedis(env.config.REDIS_URL),
   prefix: bullPrefix(env.config.REDIS_PREFIX),
 });
 await events.waitUntilReady();
-try {
-  const pipelineRuns: number[] = [];
-  const directRuns: number[] = [];
-  let videoSeconds = 0;
-  let lastSteps = '';
-  for (let round = 0; round < ROUNDS; round++) {
-    // A fresh tenant each round: its cache is empty, so every round pays for TTS and cards.
-    const tenant = `ten_bench${round}`;
-    const jobId = `job_bench${round}`;
-    await env.db('tenants').insert({ id: tenant, name: 'Bench', webhook_secret: 'whsec_bench' });
-    await env
-      .db('jobs')
-      .insert({ id: jobId, tenant_id: tenant, kind: 'render', payload: JSON.stringify(request) });
-    const t0 = performance.now();
-    await producer.enqueueJob({ id: jobId, tenant_id: tenant, kind: 'render' });
-    // Wait on BullMQ's completion event, not by polling Postgres: a poll loop would compete with
-    // the encode for the same two cores and inflate the pipeline's time.
-    const bullJob = await producer.queue('render').getJob(jobId);
-    await bullJob!.waitUntilFinished(events).catch(() => undefined);
-    const job: Record<string, unknown> = await env.db('jobs').where({ id: jobId }).first();
-    pipelineRuns.push(performance.now() - t0);
-    if (job.status !== 'succeeded')
-      throw new Error(`render ${String(job.status)}: ${String(job.error_message)}`);
-    videoSeconds = Number(job.output_duration_seconds);
-    const steps = await env.db('job_steps').where({ job_id: jobId }).orderBy('position');
-    lastSteps = steps
-      .map(
-        (s) =>
-          `${s.name} ${((new Date(s.finished_at).getTime() - new Date(s.started_at).getTime()) / 1000).toFixed(2)} s`,
-      )
-      .join(', ');
-    const results = Object.fromEntries(steps.map((s) => [s.name, s.result]));
-    const narration = results.tts as NarrationResult;
-    const images = results.images as SceneImagesResult;
-    const durations = sceneDurations(request, narration);
-    const storage = worker.services.storage;
-    const scenes = await Promise.all(
-      request.scenes.map(async (_s, i) => {
-        const imagePath = path.join(tmp, `${round}-${i}.png`);
-        await storage.download(images.images[i]!.imageKey, imagePath);
-        const a = narration.scenes[i];
-        const audioPath = a ? path.join(tmp, `${round}-${i}.wav`) : undefined;
-        if (a && audioPath) await storage.download(a.audioKey, audioPath);
-        return { imagePath, audioPath, durationSeconds: durations[i]! };
-      }),
-    );
-    const [width, height] = renderSize(request);
-    const args = singlePassArgs({
-      scenes,
-      width,
-      height,
-      fps: request.fps,
-      outPath: path.join(tmp, `direct-${round}.mp4`),
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'rendermill-bench-render-'));
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const secs = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+
+/** Worker processes, optionally pinned to one core each; resolves once BullMQ sees them all. */
+async function startWorkers(cores: Array<number | null>): Promise<ChildProcess[]> {
+  const children = cores.map((core) => {
+    const node = [process.execPath, '--import', 'tsx', 'shared/process/run.ts', 'workers/main.ts'];
+    const [cmd, ...args] = core === null ? node : ['taskset', '-c', String(core), ...node];
+    const child = spawn(cmd!, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env.vars },
+      stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const t1 = performance.now();
-    await runProcess('ffmpeg', args);
-    directRuns.push(performance.now() - t1);
+    return child;
+  });
+  const deadline = Date.now() + 300_000;
+  while ((await producer.queue('render').getWorkers()).length < children.length) {
+    if (Date.now() > deadline) throw new Error('workers did not connect within 5 min');
+    await new Promise((r) => setTimeout(r, 200));
   }
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return children;
+}
+
+async function stopWorkers(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+async function newTenant(): Promise<{ id: string; key: string }> {
+  const id = newId('ten');
+  const key = `rm_live_bench${newId('key').slice(4)}`;
+  await env.db('tenants').insert({ id, name: 'Bench', plan: 'enterprise', webhook_secret: 'whsec_bench' });
+  await env.db('api_keys').insert({
+    id: newId('key'),
+    tenant_id: id,
+    name: 'bench',
+    role: 'member',
+    prefix: key.slice(0, 12),
+    key_hash: hashSecret(key),
+    last4: key.slice(-4),
+  });
+  return { id, key };
+}
+
+/** POST /v1/renders → succeeded; wall seconds, the job row and its steps. */
+async function render(tenant: { key: string }, request: RenderRequest) {
+  const t0 = performance.now();
+  const res = await fetch(`${api.url}/v1/renders`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+  });
+  if (res.status !== 202) throw new Error(`POST /v1/renders answered ${res.status}: ${await res.text()}`);
+  const { id } = (await res.json()) as { id: string };
+  // Wait on BullMQ's completion event, not by polling: a poll loop would compete for the cores.
+  const bullJob = await producer.queue('render').getJob(id);
+  await bullJob!.waitUntilFinished(events).catch(() => undefined);
+  const check = await fetch(`${api.url}/v1/jobs/${id}`, {
+    headers: { authorization: `Bearer ${tenant.key}` },
+  });
+  const job = (await check.json()) as {
+    status: string;
+    error: unknown;
+    output: { duration_seconds: number };
   };
-  const pipelineMs = median(pipelineRuns);
-  const directMs = median(directRuns);
-  const secs = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(2)).join(', ');
-  console.log(
-    `fixture            ${path.basename(fixturePath)} (${request.scenes.length} scenes, ${request.resolution}, ${request.fps} fps), ${ROUNDS} rounds`,
+  const wall = (performance.now() - t0) / 1000;
+  if (job.status !== 'succeeded') throw new Error(`render ${job.status}: ${JSON.stringify(job.error)}`);
+  const steps = await env.db('job_steps').where({ job_id: id }).orderBy(['position', 'name']);
+  const row = await env.db('jobs').where({ id }).first();
+  return { id, wall, videoSeconds: job.output.duration_seconds, steps, outputKey: row.output_key as string };
+}
+
+function stepTimes(steps: Array<Record<string, unknown>>): string {
+  const t = (s: Record<string, unknown>) =>
+    ((new Date(String(s.finished_at)).getTime() - new Date(String(s.started_at)).getTime()) / 1000).toFixed(
+      2,
+    );
+  return steps
+    .filter((s) => !String(s.name).startsWith('segment-'))
+    .map((s) => `${s.name} ${t(s)} s`)
+    .join(', ');
+}
+
+/** Today's single-pass command on the images and audio the pipeline used; wall seconds and file. */
+async function singlePass(request: RenderRequest, steps: Array<Record<string, unknown>>, name: string) {
+  const results = Object.fromEntries(steps.map((s) => [s.name, s.result]));
+  const narration = results.tts as NarrationResult;
+  const images = results.images as SceneImagesResult;
+  const durations = sceneDurations(request, narration);
+  const scenes = await Promise.all(
+    request.scenes.map(async (_s, i) => {
+      const imagePath = path.join(tmp, `${name}-${i}.png`);
+      await storage.download(images.images[i]!.imageKey, imagePath);
+      const a = narration.scenes[i];
+      const audioPath = a ? path.join(tmp, `${name}-${i}.wav`) : undefined;
+      if (a && audioPath) await storage.download(a.audioKey, audioPath);
+      return { imagePath, audioPath, durationSeconds: durations[i]! };
+    }),
   );
-  console.log(`video length       ${videoSeconds.toFixed(2)} s`);
+  const [width, height] = renderSize(request);
+  const outPath = path.join(tmp, `${name}-single.mp4`);
+  const t0 = performance.now();
+  await runProcess('ffmpeg', singlePassArgs({ scenes, width, height, fps: request.fps, outPath }));
+  return { wall: (performance.now() - t0) / 1000, outPath };
+}
+
+const children: ChildProcess[] = [];
+try {
   console.log(
-    `pipeline wall      median ${(pipelineMs / 1000).toFixed(2)} s  (runs: ${secs(pipelineRuns)}; last: ${lastSteps})`,
+    `bench:render on ${os.availableParallelism()} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
   );
-  console.log(`direct ffmpeg wall median ${(directMs / 1000).toFixed(2)} s  (runs: ${secs(directRuns)})`);
-  console.log(`ratio              ${(pipelineMs / directMs).toFixed(3)}× direct ffmpeg (target ≤ 1.10)`);
-  console.log(`realtime factor    ${(videoSeconds / (pipelineMs / 1000)).toFixed(2)}× realtime (target ≥ 3)`);
+
+  // 1. The sample, end to end over HTTP, against the single-pass command.
+  children.push(...(await startWorkers([null])));
+  const pipeline: number[] = [];
+  const direct: number[] = [];
+  const ssimMeans: number[] = [];
+  const ssimMins: number[] = [];
+  const sizes: number[] = [];
+  let videoSeconds = 0;
+  let last = '';
+  for (let round = 0; round < ROUNDS; round++) {
+    const r = await render(await newTenant(), sample);
+    pipeline.push(r.wall);
+    videoSeconds = r.videoSeconds;
+    last = stepTimes(r.steps);
+    const base = await singlePass(sample, r.steps, `sample${round}`);
+    direct.push(base.wall);
+    const out = storage.localPath(r.outputKey)!;
+    const ssim = await measureSsim(out, base.outPath);
+    ssimMeans.push(ssim.mean);
+    ssimMins.push(ssim.min);
+    sizes.push((await stat(out)).size / (await stat(base.outPath)).size);
+  }
+  await stopWorkers(children.splice(0));
+  const p = median(pipeline);
+  const d = median(direct);
+  console.log(
+    `\n1. sample: render-minute.json (${sample.scenes.length} scenes, ${sample.resolution}, ${sample.fps} fps), ${ROUNDS} rounds, 1 worker (unpinned)`,
+  );
+  console.log(`video length          ${videoSeconds.toFixed(2)} s`);
+  console.log(`pipeline wall (HTTP)  median ${p.toFixed(2)} s  (runs: ${secs(pipeline)}; last: ${last})`);
+  console.log(`single-pass ffmpeg    median ${d.toFixed(2)} s  (runs: ${secs(direct)})`);
+  console.log(`wall ratio            ${(p / d).toFixed(3)}× single pass`);
+  console.log(`realtime factor       ${(videoSeconds / p).toFixed(2)}× realtime (target ≥ 30)`);
+  console.log(
+    `SSIM vs single pass   mean ${Math.min(...ssimMeans).toFixed(4)}  min ${Math.min(...ssimMins).toFixed(4)} (worst over runs; targets ≥ 0.99 / ≥ 0.97)`,
+  );
+  console.log(
+    `size ratio            ${Math.max(...sizes).toFixed(3)}× single pass (largest over runs; target ≤ 1.5)`,
+  );
+
+  // 2. and 3. The long spec: 1 pinned worker, then 2 pinned workers, then a one-scene edit.
+  const edited: RenderRequest = {
+    ...long,
+    scenes: long.scenes.map((s, i) => (i === 24 ? { ...s, text: `${s.text} This part was edited.` } : s)),
+  };
+  const one: number[] = [];
+  const two: number[] = [];
+  const edits: number[] = [];
+  let longSeconds = 0;
+  let lastOne = '';
+  let lastTwo = '';
+  let lastEdit = '';
+  let hits = '';
+  for (let round = 0; round < LONG_ROUNDS; round++) {
+    children.push(...(await startWorkers([0])));
+    const r1 = await render(await newTenant(), long);
+    await stopWorkers(children.splice(0));
+    one.push(r1.wall);
+    lastOne = stepTimes(r1.steps);
+    longSeconds = r1.videoSeconds;
+
+    children.push(...(await startWorkers([0, 1])));
+    const tenant = await newTenant();
+    const r2 = await render(tenant, long);
+    two.push(r2.wall);
+    lastTwo = stepTimes(r2.steps);
+    const r3 = await render(tenant, edited);
+    await stopWorkers(children.splice(0));
+    edits.push(r3.wall / r2.wall);
+    lastEdit = `${r3.wall.toFixed(2)} s: ${stepTimes(r3.steps)}`;
+    const segs = r3.steps.filter((s) => String(s.name).startsWith('segment-'));
+    hits = `${segs.filter((s) => s.cache_hit).length}/${segs.length} segments from the cache`;
+  }
+  console.log(
+    `\n2. long: render-long.json (${long.scenes.length} scenes, ${long.resolution}, ${longSeconds.toFixed(1)} s), ${LONG_ROUNDS} round(s)`,
+  );
+  console.log(
+    `1 worker on core 0    median ${median(one).toFixed(2)} s  (runs: ${secs(one)}; last: ${lastOne})`,
+  );
+  console.log(
+    `2 workers, cores 0+1  median ${median(two).toFixed(2)} s  (runs: ${secs(two)}; last: ${lastTwo})`,
+  );
+  console.log(`speed-up              ${(median(one) / median(two)).toFixed(2)}× (target ≥ 1.7)`);
+  console.log(`\n3. one scene edited (scene 25's text), same tenant, 2 workers`);
+  console.log(
+    `edit / first render   median ${median(edits).toFixed(3)}× (runs: ${edits.map((e) => e.toFixed(3)).join(', ')}; last: ${lastEdit}; ${hits}) (target ≤ 0.15)`,
+  );
+  console.log(
+    `\nload average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
+  await stopWorkers(children);
   await events.close();
-  await worker.stop();
+  await api.stop();
   await producer.close();
   connection.disconnect();
   await rm(tmp, { recursive: true, force: true });

@@ -47,7 +47,10 @@ export interface SegmentResult {
 export const composeStep: StepDefinition<RenderRequest> = {
   name: 'compose',
   weight: 4,
-  deadlineMs: (ctx) => ctx.config.STEP_TIMEOUT_SECONDS * 1000 + planned(ctx) * 2000,
+  // Two ffmpeg runs per scene (two at a time), one to join, one probe: process start-up counts, too.
+  deadlineMs: (ctx) =>
+    ctx.config.STEP_TIMEOUT_SECONDS * 1000 * (2 + Math.ceil(ctx.payload.scenes.length / 10)) +
+    planned(ctx) * 2000,
   async run(ctx: StepContext<RenderRequest>) {
     const narration = ctx.results.tts as NarrationResult;
     const images = ctx.results.images as SceneImagesResult;
