@@ -76,11 +76,13 @@ describe('deadlines, retries and resume', () => {
       const job = await t.waitFor(id, ['failed', 'succeeded'], 60_000);
       expect(job.status).toBe('succeeded');
       expect(job.attempts).toBe(2);
-      const steps = await t.env.db('job_steps').where({ job_id: id }).orderBy('position');
+      const steps = await t.env.db('job_steps').where({ job_id: id }).orderBy(['position', 'name']);
       expect(steps.map((s) => [s.name, s.attempt])).toEqual([
         ['tts', 1], // finished in attempt 1, not redone
         ['images', 2],
         ['compose', 2],
+        ['segment-01', 2],
+        ['segment-02', 2],
       ]);
       const tts = await t.env.db('usage_events').where({ job_id: id, metric: 'tts_seconds' });
       expect(tts).toHaveLength(1);

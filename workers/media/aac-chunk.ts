@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { ffmpegFileUrl } from './probe.ts';
-import { runProcess } from './run-process.ts';
 
 /** Output audio: AAC-LC, 48 kHz stereo, 128 kb/s. */
 export const AUDIO_RATE = 48_000;
@@ -14,39 +13,38 @@ export const AUDIO_ENCODER_VERSION = 'aac-128k-48k-stereo-1';
 // may ask for (a scene's sample count varies by up to one video frame with the frames before it).
 const TAIL_SECONDS = 0.25;
 
-/** Input of {@link encodeAudioChunk}. */
-export interface AudioChunkOptions {
+/** One scene's audio. */
+export interface AudioChunkSource {
   /** Narration; silence when absent. Never cut: a scene is at least as long as its narration. */
   audioPath?: string;
   /** The scene's length; the chunk holds that much audio plus {@link TAIL_SECONDS} of silence. */
   durationSeconds: number;
-  /** ADTS AAC is written here. */
-  outPath: string;
-  signal?: AbortSignal;
+}
+
+/** ffmpeg input options of a scene's audio: its narration, or silence of the chunk's length. */
+export function audioChunkInputArgs(source: AudioChunkSource): string[] {
+  return source.audioPath
+    ? ['-i', ffmpegFileUrl(source.audioPath)]
+    : ['-f', 'lavfi', '-t', chunkSeconds(source), '-i', `anullsrc=r=${AUDIO_RATE}:cl=stereo`];
+}
+
+function chunkSeconds(source: AudioChunkSource): string {
+  return (source.durationSeconds + TAIL_SECONDS).toFixed(6);
 }
 
 /**
- * Encodes one scene's audio as ADTS AAC. The encoder's first packet is its priming packet: it
- * decodes to silence and, placed after the previous scene's packets, overlaps only silence, so
- * chunks encoded apart play back to back without a click (see {@link joinAudio}).
+ * ffmpeg output options that encode the scene's audio at input `input` as ADTS AAC. The encoder's
+ * first packet is its priming packet: it decodes to silence and, placed after the previous scene's
+ * packets, overlaps only silence, so chunks encoded apart play back to back without a click (see
+ * {@link joinAudio}).
  */
-export async function encodeAudioChunk(options: AudioChunkOptions): Promise<void> {
-  const { audioPath, durationSeconds, outPath, signal } = options;
-  const total = (durationSeconds + TAIL_SECONDS).toFixed(6);
-  const input = audioPath
-    ? ['-i', ffmpegFileUrl(audioPath)]
-    : ['-f', 'lavfi', '-t', total, '-i', `anullsrc=r=${AUDIO_RATE}:cl=stereo`];
-  await runProcess(
-    'ffmpeg',
-    [
-      ...['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y'],
-      ...input,
-      '-af',
-      `aformat=sample_fmts=fltp:sample_rates=${AUDIO_RATE}:channel_layouts=stereo,apad=whole_dur=${total}`,
-      ...['-t', total, ...AUDIO_CODEC_ARGS, '-f', 'adts', ffmpegFileUrl(outPath)],
-    ],
-    { signal },
-  );
+export function audioChunkOutputArgs(input: number, source: AudioChunkSource, outPath: string): string[] {
+  const total = chunkSeconds(source);
+  return [
+    ...['-map', `${input}:a`, '-af'],
+    `aformat=sample_fmts=fltp:sample_rates=${AUDIO_RATE}:channel_layouts=stereo,apad=whole_dur=${total}`,
+    ...['-t', total, ...AUDIO_CODEC_ARGS, '-f', 'adts', ffmpegFileUrl(outPath)],
+  ];
 }
 
 /** Splits an ADTS stream into its packets (each one AAC frame of 1024 samples). */

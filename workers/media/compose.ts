@@ -7,14 +7,15 @@ import {
   AAC_FRAME,
   AUDIO_ENCODER_VERSION,
   AUDIO_RATE,
-  encodeAudioChunk,
+  audioChunkInputArgs,
+  audioChunkOutputArgs,
   joinAudio,
   readAudioChunk,
 } from './aac-chunk.ts';
 import { MediaInputError } from './media-input-error.ts';
 import { ffmpegFileUrl, probeMedia } from './probe.ts';
 import { runProcess } from './run-process.ts';
-import { encodeStillGop, gopFrames, readGop, sceneFromGop, VIDEO_ENCODER_VERSION } from './still-gop.ts';
+import { gopFrames, readGop, sceneFromGop, stillGopOutputArgs, VIDEO_ENCODER_VERSION } from './still-gop.ts';
 
 /** One still image shown for `durationSeconds`, with its narration (or silence). */
 export interface ComposeScene {
@@ -99,9 +100,10 @@ export interface SegmentFiles {
 }
 
 /**
- * Encodes one scene once: a GOP of its still at the output format, and its audio, concurrently.
- * Neither depends on where the scene sits in the video, so a segment can be cached and reused by
- * any render that has the same scene (image, narration, duration) at the same format.
+ * Encodes one scene once, in one ffmpeg run with two outputs: a GOP of its still at the output
+ * format, and its audio. Neither depends on where the scene sits in the video, so a segment can be
+ * cached and reused by any render that has the same scene (image, narration, duration) at the same
+ * format.
  */
 export async function encodeSegment(
   scene: ComposeScene,
@@ -109,21 +111,16 @@ export async function encodeSegment(
   out: SegmentFiles,
   signal?: AbortSignal,
 ): Promise<void> {
-  await Promise.all([
-    encodeStillGop({
-      imagePath: scene.imagePath,
-      ...format,
-      frames: gopFrames(format.fps),
-      outPath: out.gopPath,
-      signal,
-    }),
-    encodeAudioChunk({
-      audioPath: scene.audioPath,
-      durationSeconds: scene.durationSeconds,
-      outPath: out.audioPath,
-      signal,
-    }),
-  ]);
+  await runProcess(
+    'ffmpeg',
+    [
+      ...['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y'],
+      ...['-i', ffmpegFileUrl(scene.imagePath), ...audioChunkInputArgs(scene)],
+      ...stillGopOutputArgs(0, { ...format, frames: gopFrames(format.fps), outPath: out.gopPath }),
+      ...audioChunkOutputArgs(1, scene, out.audioPath),
+    ],
+    { signal },
+  );
 }
 
 /** Input of {@link joinSegments}. */

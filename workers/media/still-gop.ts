@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { ffmpegFileUrl } from './probe.ts';
-import { runProcess } from './run-process.ts';
 
 /**
  * Encoder settings of every video frame we produce, chosen for slideshows of still images:
@@ -40,9 +39,8 @@ export function gopFrames(fps: number): number {
   return Math.max(1, Math.round(fps * GOP_SECONDS));
 }
 
-/** Input of {@link encodeStillGop}. */
-export interface StillGopOptions {
-  imagePath: string;
+/** What one GOP of a still is encoded to. */
+export interface StillGopOutput {
   /** Even integers (yuv420p): the image is scaled to fit and padded with black. */
   width: number;
   height: number;
@@ -51,35 +49,29 @@ export interface StillGopOptions {
   frames: number;
   /** Raw H.264 (Annex B) is written here. */
   outPath: string;
-  signal?: AbortSignal;
 }
 
 /**
- * Encodes one closed GOP of `frames` identical frames of a still image as raw H.264 (Annex B): an
- * IDR frame (with SPS/PPS) and P-frames, with the settings of {@link VIDEO_CODEC_ARGS}. The image is
- * read and decoded once; the `loop` filter repeats the scaled frame in memory.
+ * ffmpeg output options that encode one closed GOP of `frames` identical frames of the still at
+ * input `input` as raw H.264 (Annex B): an IDR frame (with SPS/PPS) and P-frames, with the settings
+ * of {@link VIDEO_CODEC_ARGS}. The image is decoded once; the `loop` filter repeats the scaled
+ * frame in memory.
  */
-export async function encodeStillGop(options: StillGopOptions): Promise<void> {
-  const { imagePath, width, height, fps, frames, outPath, signal } = options;
-  await runProcess(
-    'ffmpeg',
-    [
-      ...['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y'],
-      ...['-i', ffmpegFileUrl(imagePath)],
-      '-vf',
-      `scale=${width}:${height}:force_original_aspect_ratio=decrease,` +
-        `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p,` +
-        `loop=loop=${frames - 1}:size=1:start=0,setpts=N/${fps}/TB`,
-      ...['-frames:v', String(frames), ...VIDEO_CODEC_ARGS],
-      ...['-g', String(frames), '-bf', '0', '-x264-params', 'scenecut=0:aud=1'],
-      ...['-pix_fmt', 'yuv420p', '-r', String(fps), '-f', 'h264', ffmpegFileUrl(outPath)],
-    ],
-    { signal },
-  );
+export function stillGopOutputArgs(input: number, out: StillGopOutput): string[] {
+  const { width, height, fps, frames, outPath } = out;
+  return [
+    ...['-map', `${input}:v`, '-vf'],
+    `scale=${width}:${height}:force_original_aspect_ratio=decrease,` +
+      `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p,` +
+      `loop=loop=${frames - 1}:size=1:start=0,setpts=N/${fps}/TB`,
+    ...['-frames:v', String(frames), ...VIDEO_CODEC_ARGS],
+    ...['-g', String(frames), '-bf', '0', '-x264-params', 'scenecut=0:aud=1'],
+    ...['-pix_fmt', 'yuv420p', '-r', String(fps), '-f', 'h264', ffmpegFileUrl(outPath)],
+  ];
 }
 
 /**
- * Splits raw H.264 written by {@link encodeStillGop} into access units (one per frame), at each
+ * Splits raw H.264 written by {@link stillGopOutputArgs} into access units (one per frame), at each
  * access unit delimiter (NAL type 9). Start codes cannot occur inside NAL payloads (emulation
  * prevention), so a byte scan is exact.
  */
