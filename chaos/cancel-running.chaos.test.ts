@@ -23,11 +23,15 @@ describe('chaos: cancel a running render through the API', () => {
     const s = await t.signIn('cancel@example.com');
     const r = await t.call('POST', '/v1/renders', {
       token: s.access_token,
-      body: { scenes: [{ title: 'A long one', duration: 600 }], resolution: '1080p' },
+      // A still is encoded once per scene: many scenes keep the encode busy long enough to cancel it.
+      body: {
+        scenes: Array.from({ length: 20 }, (_, i) => ({ title: `Scene ${i + 1}`, duration: 30 })),
+        resolution: '1080p',
+      },
     });
     expect(r.status).toBe(202);
     const id = r.body.id as string;
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (ffmpegFor(id).length === 0) {
       if (Date.now() > deadline) throw new Error('ffmpeg never started');
       await new Promise((res) => setTimeout(res, 50));

@@ -47,9 +47,10 @@ export interface SegmentResult {
 export const composeStep: StepDefinition<RenderRequest> = {
   name: 'compose',
   weight: 4,
-  // Two ffmpeg runs per scene (two at a time), one to join, one probe: process start-up counts, too.
+  // One ffmpeg per scene (two at a time), one to join, one probe, storage copies in and out: on a
+  // loaded machine process start-ups dominate short videos, so the deadline counts them.
   deadlineMs: (ctx) =>
-    ctx.config.STEP_TIMEOUT_SECONDS * 1000 * (2 + Math.ceil(ctx.payload.scenes.length / 10)) +
+    ctx.config.STEP_TIMEOUT_SECONDS * 1000 * (4 + Math.ceil(ctx.payload.scenes.length / 2)) +
     planned(ctx) * 2000,
   async run(ctx: StepContext<RenderRequest>) {
     const narration = ctx.results.tts as NarrationResult;
