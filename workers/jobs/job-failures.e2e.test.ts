@@ -128,7 +128,8 @@ describe('cancellation', () => {
         { title: 'Long', duration: 600 },
         { title: 'Longer', duration: 600 },
       ],
-      resolution: '1080p',
+      // 720p: the cards must be drawn within this file's 1 s step deadline, even on a loaded machine.
+      resolution: '720p',
     });
     // Waiting for the encode to start is not what is measured: on a loaded machine it can take a while.
     const deadline = Date.now() + 45_000;
@@ -138,7 +139,11 @@ describe('cancellation', () => {
         .where({ job_id: id, name: 'compose', status: 'running' })
         .first();
       if (step && ffmpegFor(id).length > 0) break;
-      if (Date.now() > deadline) throw new Error('compose never started');
+      if (Date.now() > deadline) {
+        const job = await t.env.db('jobs').where({ id }).first();
+        const steps = await t.env.db('job_steps').where({ job_id: id }).select('name', 'status', 'error');
+        throw new Error(`compose never started: ${job.status} ${job.error_message} ${JSON.stringify(steps)}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     const canceledAt = Date.now();
