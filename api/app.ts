@@ -3,6 +3,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Config } from '../shared/config/config.ts';
+import type { EventWriter } from '../shared/events/event-stream.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import type { Mailer } from '../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../shared/metering/plans.ts';
@@ -25,6 +26,8 @@ import { billingRoutes, checkoutReturnRoutes } from './features/billing/billing-
 import type { BillingService } from './features/billing/billing-service.ts';
 import type { StripeEventHandler } from './features/billing/stripe-events.ts';
 import { stripeWebhookRoutes } from './features/billing/stripe-webhook-routes.ts';
+import type { EventHub } from './features/events/event-hub.ts';
+import { eventRoutes } from './features/events/event-routes.ts';
 import { fileRoutes } from './features/jobs/file-routes.ts';
 import { jobRoutes } from './features/jobs/job-routes.ts';
 import type { JobService } from './features/jobs/job-service.ts';
@@ -74,6 +77,10 @@ export interface ApiDeps {
   stripeEvents: StripeEventHandler;
   /** Account export and deletion requests. */
   account: AccountService;
+  /** Appends to tenants' event streams. */
+  events: EventWriter;
+  /** This replica's readers of tenants' event streams (GET /v1/events). */
+  eventHub: EventHub;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -147,6 +154,15 @@ export function createApp(deps: ApiDeps): Express {
   authed.use(authSessionRoutes({ auth: deps.auth }));
   authed.use(apiKeyRoutes({ db: deps.db, store: deps.apiKeyStore }));
   authed.use(jobRoutes({ jobs: deps.jobs }));
+  authed.use(
+    eventRoutes({
+      hub: deps.eventHub,
+      redis: deps.redis,
+      redisPrefix: deps.config.REDIS_PREFIX,
+      heartbeatMs: deps.config.EVENTS_HEARTBEAT_SECONDS * 1000,
+      maxBufferBytes: deps.config.EVENTS_MAX_BUFFER_BYTES,
+    }),
+  );
   authed.use(webhookSecretRoutes({ db: deps.db, store: createWebhookSecretStore() }));
   authed.use(usageRoutes({ db: deps.db, plans: deps.plans }));
   authed.use(billingRoutes({ billing: deps.billing }));

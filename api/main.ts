@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
+import { createEventWriter } from '../shared/events/event-stream.ts';
 import { createJobRepository } from '../shared/jobs/job-repository.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
@@ -12,7 +13,7 @@ import { createQuotaService, release } from '../shared/metering/quota-service.ts
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
 import { createProducer } from '../shared/queue/producer.ts';
-import { createRequestRedis } from '../shared/redis/redis.ts';
+import { createRedis, createRequestRedis } from '../shared/redis/redis.ts';
 import { createLocalStorage } from '../shared/storage/local-storage.ts';
 import { type ApiDeps, createApp } from './app.ts';
 import { createAccountService } from './features/account/account-service.ts';
@@ -24,6 +25,7 @@ import { createJwtCodec } from './features/auth/jwt.ts';
 import { createBillingService } from './features/billing/billing-service.ts';
 import { createBillingStore } from './features/billing/billing-store.ts';
 import { createStripeEventHandler } from './features/billing/stripe-events.ts';
+import { createEventHub } from './features/events/event-hub.ts';
 import { createIdempotencyStore } from './features/jobs/idempotency-store.ts';
 import { createJobService } from './features/jobs/job-service.ts';
 import { createRateLimits } from './http/rate-limit.ts';
@@ -73,6 +75,18 @@ export async function start(config: Config): Promise<ApiProcess> {
   // Enqueues on the request connection: a dead Redis fails the add in ~2 s and the reconciler takes over.
   const producer = createProducer(redis, config.REDIS_PREFIX);
   const storage = createLocalStorage(config.STORAGE_DIR);
+  const events = createEventWriter({
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    logger,
+    retentionMs: config.EVENTS_RETENTION_HOURS * 3_600_000,
+  });
+  // Blocking stream reads get their own connections (one per tenant with live clients here).
+  const eventHub = createEventHub({
+    connect: (name) => createRedis(config.REDIS_URL, { name }),
+    redisPrefix: config.REDIS_PREFIX,
+    logger,
+  });
   const plans = loadPlanCatalogue(config.PLANS_FILE);
   const stripe = createStripeClient({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL });
   if (stripe) {
@@ -108,6 +122,7 @@ export async function start(config: Config): Promise<ApiProcess> {
     storage,
     logger,
     metrics,
+    events,
     publicUrl: config.PUBLIC_URL,
     signingSecret: config.JWT_SECRET,
     allowPrivateHosts: config.FETCH_ALLOW_PRIVATE,
@@ -151,6 +166,8 @@ export async function start(config: Config): Promise<ApiProcess> {
     billing,
     stripeEvents,
     account,
+    events,
+    eventHub,
   };
 
   const server = createApp(deps).listen(config.PORT);
@@ -166,11 +183,14 @@ export async function start(config: Config): Promise<ApiProcess> {
     port,
     deps,
     async stop() {
-      // Stop accepting, let in-flight requests finish, then close connections.
-      await new Promise<void>((resolve) => {
+      // Stop accepting, let in-flight requests finish, then close connections. Event streams
+      // never finish by themselves: they are ended first (clients reconnect to another replica).
+      const closed = new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await eventHub.stop();
+      await closed;
       await auth.drain();
       await account.drain();
       mailer.close();

@@ -5,6 +5,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
+import { createEventWriter } from '../shared/events/event-stream.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
 import { loadPlanCatalogue } from '../shared/metering/plans.ts';
@@ -60,6 +61,12 @@ export async function start(config: Config): Promise<WorkerProcess> {
     tts,
     producer,
     metrics,
+    events: createEventWriter({
+      redis: connection,
+      redisPrefix: config.REDIS_PREFIX,
+      logger,
+      retentionMs: config.EVENTS_RETENTION_HOURS * 3_600_000,
+    }),
     plans,
     stripe,
     quota: { settle, release },

@@ -100,6 +100,7 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
               logger: services.logger,
               metrics: services.metrics,
               publicUrl: services.config.PUBLIC_URL,
+              events: services.events,
             })
           : Promise.resolve(null),
     },

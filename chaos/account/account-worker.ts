@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Config } from '../../shared/config/config.ts';
 import { createDb } from '../../shared/db/db.ts';
+import { createEventWriter } from '../../shared/events/event-stream.ts';
 import { createJobRepository } from '../../shared/jobs/job-repository.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { createMailer } from '../../shared/mail/mailer.ts';
@@ -40,6 +41,7 @@ export async function startAccountWorker(config: Config, extra: { billing?: Acco
     storage: createLocalStorage(config.STORAGE_DIR),
     producer,
     metrics: createMetrics('worker'),
+    events: createEventWriter({ redis: connection, redisPrefix: config.REDIS_PREFIX, logger }),
     ...extra,
   };
   const worker = new Worker(

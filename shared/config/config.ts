@@ -133,6 +133,18 @@ export const configSchema = z
     /** Limit of one pg_dump or pg_restore run, in seconds. */
     BACKUP_TIMEOUT_SECONDS: z.coerce.number().positive().default(3600),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Hours a tenant's events are kept in its Redis stream at least (resumable with Last-Event-ID). */
+    EVENTS_RETENTION_HOURS: z.coerce
+      .number()
+      .min(24)
+      .max(24 * 30)
+      .default(24),
+    /** Seconds between SSE heartbeats (`: ping`) on `GET /v1/events`. */
+    EVENTS_HEARTBEAT_SECONDS: z.coerce.number().positive().max(300).default(15),
+    /** Bytes an SSE client may fall behind before it is disconnected (it resumes with Last-Event-ID). */
+    EVENTS_MAX_BUFFER_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    /** At most one `job.progress` event per job per this many milliseconds. */
+    EVENTS_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
     /** Set to `false` to keep the process from spawning the scheduled maintenance jobs. */
     SCHEDULER_ENABLED: bool.default('true'),
   })

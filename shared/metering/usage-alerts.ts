@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { ownerEmails, usageAlertMail } from '../billing/billing-mail.ts';
+import type { EventWriter } from '../events/event-stream.ts';
 import type { Metric } from '../jobs/estimate.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
@@ -15,6 +16,8 @@ export interface UsageAlertDeps {
   mailer: Mailer;
   logger: Logger;
   publicUrl: string;
+  /** Announces each new alert as `usage.threshold_reached` on the tenant's event stream. */
+  events?: EventWriter;
   now?: Date;
 }
 
@@ -70,7 +73,18 @@ async function detectAlerts(deps: UsageAlertDeps): Promise<number> {
     .insert(candidates)
     .onConflict(['tenant_id', 'metric', 'period_start', 'threshold'])
     .ignore()
-    .returning('id');
+    .returning(['tenant_id', 'metric', 'threshold', 'used', 'limit']);
+  for (const a of inserted as Array<{
+    tenant_id: string;
+    metric: string;
+    threshold: number;
+    used: number;
+    limit: number;
+  }>) {
+    await deps.events?.emit(a.tenant_id, 'usage.threshold_reached', {
+      usage: { metric: a.metric, threshold: a.threshold, used: a.used, limit: a.limit, period: period },
+    });
+  }
   return inserted.length;
 }
 

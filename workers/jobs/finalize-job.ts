@@ -9,8 +9,8 @@ export type { FinalStatus };
 /**
  * Moves a job to its final status in one transaction with what must happen exactly then:
  * the reservation is settled (success) or released (failure/cancel), and the client callback
- * is recorded as a pending delivery. The callback is enqueued after commit; if that enqueue is
- * lost, the reconciler finds the pending delivery.
+ * is recorded as a pending delivery. After commit the final event is announced on the tenant's
+ * stream and the callback enqueued; if that enqueue is lost, the reconciler finds the pending delivery.
  */
 export async function finalizeJob(
   services: WorkerServices,
@@ -28,9 +28,12 @@ export async function finalizeJob(
   });
   if (!changed) return false;
   services.metrics.jobsFinished.inc({ kind: job.kind, outcome: status });
-  if (changed.callback) {
+  const final = changed.callback;
+  if (!final) return true;
+  await services.events.emit(final.tenantId, final.event.type, final.event.data, final.event.id);
+  if (final.deliveryId) {
     await services.producer
-      .enqueueCallback(changed.callback)
+      .enqueueCallback({ deliveryId: final.deliveryId, tenantId: final.tenantId })
       .catch((err: unknown) =>
         services.logger.warn({ err, job_id: job.id }, 'callback enqueue failed; reconciler will retry'),
       );

@@ -11,6 +11,7 @@ import { reportError } from '../../shared/observability/sentry.ts';
 import type { TenantJobPayload } from '../../shared/queue/queues.ts';
 import { finalizeJob } from './finalize-job.ts';
 import { classifyError, JobCanceledError, StepTimeoutError } from './job-errors.ts';
+import { createJobEvents } from './job-events.ts';
 import type { WorkerServices } from './services.ts';
 import type { StepDefinition } from './step.ts';
 
@@ -57,6 +58,8 @@ export async function runTenantJob<P>(
     await finalizeJob(services, store, job, 'canceled');
     return;
   }
+  const events = createJobEvents(services, job);
+  await events.started(attempt);
 
   const parsed = def.request.safeParse(job.payload);
   if (!parsed.success) {
@@ -98,6 +101,7 @@ export async function runTenantJob<P>(
       const timer = setTimeout(() => timeout.abort(new StepTimeoutError(step.name, deadlineMs)), deadlineMs);
       const signal = AbortSignal.any([cancel.signal, timeout.signal]);
       await store.startStep(db, { jobId: job.id, name: step.name, position, attempt });
+      await events.stepStarted(step.name, attempt);
       const endTimer = metrics.stepDuration.startTimer({ kind: job.kind, step: step.name });
       try {
         const outcome = await untilAborted(
@@ -108,7 +112,11 @@ export async function runTenantJob<P>(
             signal,
             results,
             workDir,
-            progress: (f) => store.progress(db, job.id, base + span * Math.max(0, Math.min(1, f))),
+            progress: async (f) => {
+              const value = base + span * Math.max(0, Math.min(1, f));
+              await store.progress(db, job.id, value);
+              await events.progress(value, step.name);
+            },
           }),
           signal,
         );
@@ -134,6 +142,7 @@ export async function runTenantJob<P>(
           await store.progress(trx, job.id, base + span);
         });
         results[step.name] = outcome.result ?? null;
+        await events.stepSucceeded(step.name, attempt, outcome.cacheHit ?? false, base + span);
         if (outcome.cacheHit) metrics.cacheHits.inc({ kind: job.kind });
         endTimer({ outcome: 'succeeded' });
       } catch (err) {

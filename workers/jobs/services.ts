@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Stripe } from '../../shared/billing/stripe-client.ts';
+import type { EventWriter } from '../../shared/events/event-stream.ts';
 import type { PlanCatalogue } from '../../shared/metering/plans.ts';
 import type { Metrics } from '../../shared/metrics/metrics.ts';
 import type { Producer } from '../../shared/queue/producer.ts';
@@ -18,6 +19,8 @@ export interface QuotaHooks {
 export interface WorkerServices extends StepServices {
   producer: Producer;
   metrics: Metrics;
+  /** The tenant event stream (`job.*`, `usage.threshold_reached`). */
+  events: EventWriter;
   quota?: QuotaHooks;
   /** Plan catalogue (limits, priority, concurrent renders); absent: no per-plan limits. */
   plans?: PlanCatalogue;

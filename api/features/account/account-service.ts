@@ -98,6 +98,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         return { job: row, created: true };
       });
       if (created) {
+        await deps.jobs.announceQueued(job);
         await afterCommit('enqueue', job.id, () =>
           deps.producer.enqueueJob({ id: job.id, tenant_id: job.tenant_id, kind: 'export' }),
         );
@@ -128,6 +129,7 @@ export function createAccountService(deps: AccountServiceDeps) {
             jobId: open.id,
             scheduledFor: new Date(payload.scheduled_for ?? Date.now()),
             created: false,
+            row: null,
           };
         }
         const scheduledFor = new Date(Date.now() + deps.graceSeconds * 1000);
@@ -155,9 +157,10 @@ export function createAccountService(deps: AccountServiceDeps) {
           targetId: row.id,
           metadata: { scheduled_for: payload.scheduled_for },
         });
-        return { jobId: row.id, scheduledFor, created: true };
+        return { jobId: row.id, scheduledFor, created: true, row };
       });
-      if (outcome.created) {
+      if (outcome.created && outcome.row) {
+        await deps.jobs.announceQueued(outcome.row);
         await afterCommit('enqueue', outcome.jobId, () =>
           enqueueDeletionJob(deps.producer, {
             id: outcome.jobId,

@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
-import { recordCallback } from '../../../shared/jobs/callback-event.ts';
+import type { EventWriter } from '../../../shared/events/event-stream.ts';
+import { jobEventData, recordCallback } from '../../../shared/jobs/callback-event.ts';
 import { isFinal, type JobRow } from '../../../shared/jobs/job-contract.ts';
 import type { JobListFilter, JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
@@ -29,6 +30,8 @@ export interface JobServiceDeps {
   storage: Storage;
   logger: Logger;
   metrics: Metrics;
+  /** The tenant event stream: `job.queued` after a submit commits, `job.canceled` for a queued job. */
+  events: EventWriter;
   /** PUBLIC_URL, without a trailing slash. */
   publicUrl: string;
   /** JWT_SECRET: download links are signed with a key derived from it. */
@@ -116,7 +119,19 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  const submit = createSubmitJob({ ...deps, enqueue, view });
+  /** After commit: tells the tenant's event stream that a job was queued. */
+  async function announceQueued(job: JobRow): Promise<void> {
+    await deps.events.emit(job.tenant_id, 'job.queued', { job: jobEventData(publicUrl, { ...job }) });
+  }
+
+  const submit = createSubmitJob({
+    ...deps,
+    enqueue: async (job) => {
+      await announceQueued(job);
+      return enqueue(job);
+    },
+    view,
+  });
 
   return {
     /**
@@ -131,6 +146,8 @@ export function createJobService(deps: JobServiceDeps) {
     ): Promise<{ job: JobView; replayed: boolean }> {
       return submit(actor, submission, idempotencyKey);
     },
+
+    announceQueued,
 
     async get(tenantId: string, id: string): Promise<JobView> {
       const job = await store.find(db, tenantId, id);
@@ -181,8 +198,16 @@ export function createJobService(deps: JobServiceDeps) {
         return { job: updated, wasQueued: queued, callback };
       });
       if (wasQueued) await dequeue(job);
-      if (callback) {
-        await withTimeout(producer.enqueueCallback(callback), queueTimeoutMs, 'enqueueCallback').catch(
+      if (callback)
+        await deps.events.emit(
+          callback.tenantId,
+          callback.event.type,
+          callback.event.data,
+          callback.event.id,
+        );
+      if (callback?.deliveryId) {
+        const payload = { deliveryId: callback.deliveryId, tenantId: callback.tenantId };
+        await withTimeout(producer.enqueueCallback(payload), queueTimeoutMs, 'enqueueCallback').catch(
           (err: unknown) =>
             logger.warn({ err, job_id: job.id }, 'callback enqueue failed; the reconciler will add it'),
         );

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuotaExceededError, UpgradeRequiredError } from '../../../shared/errors/http-errors.ts';
+import { createEventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
@@ -47,6 +48,11 @@ function service(over: Partial<JobServiceDeps> = {}) {
     storage: createLocalStorage(env.config.STORAGE_DIR),
     logger: createLogger('silent', 'test'),
     metrics: createMetrics('api'),
+    events: createEventWriter({
+      redis: env.redis,
+      redisPrefix: env.config.REDIS_PREFIX,
+      logger: createLogger('silent', 'test'),
+    }),
     publicUrl: env.config.PUBLIC_URL,
     signingSecret: env.config.JWT_SECRET,
     allowPrivateHosts: [],

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantPseudonym } from '../../../shared/account/tenant-pseudonym.ts';
+import { createEventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
@@ -230,7 +231,16 @@ describe('account deletion steps', () => {
     const { t, job } = await doomed('runner');
     const fakeBull = { attemptsMade: 0, opts: { attempts: 10 } } as unknown as Job;
     await runTenantJob(
-      { ...services, producer, metrics: createMetrics('worker') },
+      {
+        ...services,
+        producer,
+        metrics: createMetrics('worker'),
+        events: createEventWriter({
+          redis: connection,
+          redisPrefix: env.config.REDIS_PREFIX,
+          logger: services.logger,
+        }),
+      },
       createJobRepository(),
       deletionJob,
       fakeBull,

@@ -1,5 +1,6 @@
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventWriter } from '../../../shared/events/event-stream.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
 import { createMailer } from '../../../shared/mail/mailer.ts';
 import { createMetrics } from '../../../shared/metrics/metrics.ts';
@@ -27,6 +28,7 @@ beforeAll(async () => {
     storage: createLocalStorage(env.config.STORAGE_DIR),
     producer: createProducer(connection, env.config.REDIS_PREFIX),
     metrics: createMetrics('worker'),
+    events: createEventWriter({ redis: connection, redisPrefix: env.config.REDIS_PREFIX, logger }),
   };
   await env.db('tenants').insert({ id: 'ten_rec', name: 'R' });
 });

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Stripe } from '../../../shared/billing/stripe-client.ts';
 import { type ReportResult, reportUsageBatch } from '../../../shared/billing/usage-reporter.ts';
+import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mailer } from '../../../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
@@ -17,6 +18,8 @@ export interface UsageReportDeps {
   logger: Logger;
   metrics: Pick<Metrics, 'unreportedUsageAge'>;
   publicUrl: string;
+  /** Usage alerts are also announced on the tenant's event stream. */
+  events?: EventWriter;
 }
 
 // A run sends at most this many batches, so one run cannot outlast the next minute's schedule.

@@ -1,0 +1,140 @@
+import type { Redis } from 'ioredis';
+import { newId } from '../ids/ids.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { EventType, TenantEvent } from './event-types.ts';
+
+/**
+ * The tenant's event stream key. The tenant id is the hash tag (`{…}`), so on Redis Cluster all of
+ * one tenant's keys live in one slot and a tenant's stream is read with single-slot commands.
+ */
+export function eventStreamKey(redisPrefix: string, tenantId: string): string {
+  return `${redisPrefix}:events:{${tenantId}}`;
+}
+
+/** A stream entry: its Redis stream id (`<ms>-<seq>`, monotonic per tenant) and the event. */
+export interface StreamEvent {
+  streamId: string;
+  jobId: string | null;
+  event: TenantEvent;
+}
+
+export interface EventWriterOptions {
+  redis: Redis;
+  redisPrefix: string;
+  logger: Logger;
+  /** How long events are kept at least. Default 24 h. */
+  retentionMs?: number;
+  /** Longest an emit waits for Redis before giving up (the state change is committed already). Default 2000 ms. */
+  timeoutMs?: number;
+}
+
+export interface EventWriter {
+  /**
+   * Appends an event to the tenant's stream and returns its stream id, or null when Redis did
+   * not take it in time. Never throws: events are announced after the Postgres commit that made
+   * them true, so a Redis outage loses the announcement, not the state (clients fall back to
+   * polling `GET /v1/jobs/:id`; webhooks have their own durable outbox in Postgres).
+   */
+  emit(tenantId: string, type: EventType, data: Record<string, unknown>, id?: string): Promise<string | null>;
+}
+
+/** Builds an event (id and timestamp now). */
+export function newEvent(type: EventType, data: Record<string, unknown>, id?: string): TenantEvent {
+  return { id: id ?? newId('evt'), type, created_at: new Date().toISOString(), data };
+}
+
+export function createEventWriter(opts: EventWriterOptions): EventWriter {
+  const retentionMs = opts.retentionMs ?? 24 * 3_600_000;
+  const timeoutMs = opts.timeoutMs ?? 2_000;
+  return {
+    async emit(tenantId, type, data, id) {
+      const event = newEvent(type, data, id);
+      const key = eventStreamKey(opts.redisPrefix, tenantId);
+      const job = (data.job as { id?: unknown } | undefined)?.id;
+      // MINID with `~` trims whole radix-tree nodes only, so it keeps at least the retention
+      // window; the key's TTL removes the stream of a tenant that has gone quiet.
+      const minId = String(Date.now() - retentionMs);
+      const write = opts.redis
+        .multi()
+        .xadd(
+          key,
+          'MINID',
+          '~',
+          minId,
+          '*',
+          'type',
+          type,
+          'job',
+          typeof job === 'string' ? job : '',
+          'event',
+          JSON.stringify(event),
+        )
+        .pexpire(key, retentionMs + 3_600_000)
+        .exec();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutMs);
+      });
+      try {
+        const result = await Promise.race([write, timeout]);
+        if (!result) {
+          write.catch(() => undefined);
+          opts.logger.warn({ tenant_id: tenantId, type }, 'event not written: redis timed out');
+          return null;
+        }
+        const [err, streamId] = result[0] ?? [];
+        if (err) throw err;
+        return String(streamId);
+      } catch (err) {
+        opts.logger.warn({ err, tenant_id: tenantId, type }, 'event not written');
+        return null;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Parses an XRANGE/XREAD entry (`[id, [field, value, …]]`); null for an entry we cannot read. */
+export function parseStreamEntry(entry: [string, string[]]): StreamEvent | null {
+  const [streamId, fields] = entry;
+  const get = (name: string) => {
+    const i = fields.findIndex((f, n) => n % 2 === 0 && f === name);
+    return i >= 0 ? fields[i + 1] : undefined;
+  };
+  const raw = get('event');
+  if (!raw) return null;
+  try {
+    const event = JSON.parse(raw) as TenantEvent;
+    return { streamId, jobId: get('job') || null, event };
+  } catch {
+    return null;
+  }
+}
+
+/** Events after `afterId` (exclusive) up to `untilId` (inclusive, default the newest), oldest first. */
+export async function readEventsAfter(
+  redis: Redis,
+  key: string,
+  afterId: string,
+  opts: { untilId?: string; count?: number } = {},
+): Promise<StreamEvent[]> {
+  const entries = (await redis.xrange(
+    key,
+    `(${afterId}`,
+    opts.untilId ?? '+',
+    'COUNT',
+    opts.count ?? 500,
+  )) as Array<[string, string[]]>;
+  return entries.map(parseStreamEntry).filter((e): e is StreamEvent => e !== null);
+}
+
+/** Compares two stream ids (`<ms>-<seq>`) numerically. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+export const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;

@@ -1,0 +1,44 @@
+import { jobEventData } from '../../shared/jobs/callback-event.ts';
+import type { JobRow } from '../../shared/jobs/job-contract.ts';
+import type { WorkerServices } from './services.ts';
+
+/**
+ * The stream events of one running attempt: `job.started`, `job.step.started`,
+ * `job.step.succeeded` and `job.progress` — the last at most once per
+ * EVENTS_PROGRESS_INTERVAL_MS, and only when progress moved. Each is announced after the write
+ * that made it true; the final events come from finalizeJob.
+ */
+export function createJobEvents(services: Pick<WorkerServices, 'events' | 'config'>, job: JobRow) {
+  const { events, config } = services;
+  let progress = job.progress;
+  let lastProgressAt = 0;
+  let lastProgress = job.progress;
+  const data = (extra: Record<string, unknown> = {}) => ({
+    job: jobEventData(config.PUBLIC_URL, { ...job, status: 'running', progress }),
+    ...extra,
+  });
+  return {
+    started: async (attempt: number) => {
+      await events.emit(job.tenant_id, 'job.started', { ...data(), attempt });
+    },
+    stepStarted: async (step: string, attempt: number) => {
+      await events.emit(job.tenant_id, 'job.step.started', data({ step: { name: step, attempt } }));
+    },
+    stepSucceeded: async (step: string, attempt: number, cacheHit: boolean, value: number) => {
+      progress = Math.max(progress, value);
+      await events.emit(
+        job.tenant_id,
+        'job.step.succeeded',
+        data({ step: { name: step, attempt, cache_hit: cacheHit } }),
+      );
+    },
+    progress: async (value: number, step: string) => {
+      progress = Math.max(progress, value);
+      const now = Date.now();
+      if (progress <= lastProgress || now - lastProgressAt < config.EVENTS_PROGRESS_INTERVAL_MS) return;
+      lastProgressAt = now;
+      lastProgress = progress;
+      await events.emit(job.tenant_id, 'job.progress', data({ step: { name: step } }));
+    },
+  };
+}
