@@ -1,0 +1,216 @@
+import { type StreamOptions, streamEvents } from './events.ts';
+import { createHttp, type Http } from './http.ts';
+import { JobHandle, PendingJob } from './job-handle.ts';
+import type {
+  ApiKey,
+  ApiKeyWithSecret,
+  ImageRequest,
+  Job,
+  JobKind,
+  JobStatus,
+  Page,
+  RenderRequest,
+  StreamedEvent,
+  TtsRequest,
+  Usage,
+  UsageEvent,
+} from './types.ts';
+import { type HeaderBag, testHeaders, type VerifyOptions, verifyWebhook } from './webhooks.ts';
+
+export interface RendermillOptions {
+  /** An API key (`rm_…`). Or pass `accessToken`. */
+  apiKey?: string;
+  /** A session's access token, or a function returning the current one (refreshed by the caller). */
+  accessToken?: string | (() => string | undefined | Promise<string | undefined>);
+  /** Default `https://api.rendermill.dev`. */
+  baseUrl?: string;
+  /** Retries after network errors, 429 and 5xx (never other 4xx). Default 3. */
+  maxRetries?: number;
+  /** Per-request timeout. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** A fetch implementation. Default: the global fetch. */
+  fetch?: typeof fetch;
+}
+
+export interface PostOptions {
+  /** Idempotency-Key; a random one is sent when absent (and reused by the SDK's retries). */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface ListJobsOptions {
+  status?: JobStatus;
+  kind?: JobKind;
+  /** Page size (1–100). Default 20. */
+  limit?: number;
+  cursor?: string;
+  signal?: AbortSignal;
+}
+
+/** Async iteration over every item of a cursor-paged list (one request per page). */
+async function* paginate<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, first?: string) {
+  let cursor = first;
+  for (;;) {
+    const page = await fetchPage(cursor);
+    for (const item of page.data) yield item;
+    if (!page.next_cursor) return;
+    cursor = page.next_cursor;
+  }
+}
+
+const enc = encodeURIComponent;
+
+/** The Rendermill API client. `new Rendermill({ apiKey })`; everything is on its resources. */
+export class Rendermill {
+  readonly http: Http;
+
+  constructor(opts: RendermillOptions = {}) {
+    const token = opts.accessToken;
+    this.http = createHttp({
+      baseUrl: opts.baseUrl ?? 'https://api.rendermill.dev',
+      credential: typeof token === 'function' ? token : () => opts.apiKey ?? token,
+      maxRetries: opts.maxRetries ?? 3,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      fetch: opts.fetch ?? ((...args) => globalThis.fetch(...args)),
+      userAgent: 'rendermill-sdk/0.1.0',
+    });
+  }
+
+  private submit(path: string, body: unknown, opts: PostOptions = {}): PendingJob {
+    return new PendingJob(
+      (async () => {
+        const res = await this.http.send('POST', path, { body, ...opts });
+        const job = (await res.json()) as Job;
+        return new JobHandle(this.http, job, res.headers.get('idempotent-replayed') === 'true');
+      })(),
+    );
+  }
+
+  private estimate<T = Record<string, unknown>>(
+    path: string,
+    body: unknown,
+    opts: PostOptions = {},
+  ): Promise<T> {
+    return this.http.json<T>('POST', path, { body, ...opts });
+  }
+
+  readonly renders = {
+    /** `POST /v1/renders` → a job handle; `.wait()` follows it to the end. */
+    create: (body: RenderRequest, opts?: PostOptions) => this.submit('/v1/renders', body, opts),
+    /** `POST /v1/renders/estimate`: quantities, price, quota after, and the refusal the submit would get. */
+    estimate: <T = Record<string, unknown>>(body: RenderRequest, opts?: PostOptions) =>
+      this.estimate<T>('/v1/renders/estimate', body, opts),
+  };
+
+  readonly tts = {
+    create: (body: TtsRequest, opts?: PostOptions) => this.submit('/v1/tts', body, opts),
+    estimate: <T = Record<string, unknown>>(body: TtsRequest, opts?: PostOptions) =>
+      this.estimate<T>('/v1/tts/estimate', body, opts),
+  };
+
+  readonly images = {
+    create: (body: ImageRequest, opts?: PostOptions) => this.submit('/v1/images', body, opts),
+    estimate: <T = Record<string, unknown>>(body: ImageRequest, opts?: PostOptions) =>
+      this.estimate<T>('/v1/images/estimate', body, opts),
+  };
+
+  readonly jobs = {
+    get: (id: string, opts: { signal?: AbortSignal } = {}) =>
+      this.http.json<Job>('GET', `/v1/jobs/${enc(id)}`, opts),
+    /** One page: `await rm.jobs.list().page()`; or iterate every job: `for await (const j of rm.jobs.list())`. */
+    list: (opts: ListJobsOptions = {}) => {
+      const page = (cursor?: string) =>
+        this.http.json<Page<Job>>('GET', '/v1/jobs', {
+          query: { status: opts.status, kind: opts.kind, limit: opts.limit, cursor },
+          signal: opts.signal,
+        });
+      const iterator = paginate(page, opts.cursor);
+      return Object.assign(iterator, { page: () => page(opts.cursor) });
+    },
+    /** A handle on an existing job (to `.wait()` for it). */
+    handle: async (id: string) => new JobHandle(this.http, await this.jobs.get(id), false),
+    cancel: (id: string, opts?: PostOptions) =>
+      this.http.json<Job>('POST', `/v1/jobs/${enc(id)}/cancel`, opts),
+    /**
+     * The job's output. Without `to`: the Response body as a web ReadableStream. With `to` (Node):
+     * writes the file there and answers its path and size.
+     */
+    download: async (id: string, opts: { to?: string; signal?: AbortSignal } = {}) => {
+      const res = await this.http.send('GET', `/v1/jobs/${enc(id)}/output`, { signal: opts.signal });
+      if (!res.body) throw new Error('download without a body');
+      if (!opts.to)
+        return { stream: res.body, contentType: res.headers.get('content-type'), path: null, bytes: null };
+      const [{ createWriteStream }, { Readable }, { pipeline }] = await Promise.all([
+        import('node:fs'),
+        import('node:stream'),
+        import('node:stream/promises'),
+      ]);
+      const file = createWriteStream(opts.to);
+      await pipeline(Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]), file);
+      return {
+        stream: null,
+        contentType: res.headers.get('content-type'),
+        path: opts.to,
+        bytes: file.bytesWritten,
+      };
+    },
+  };
+
+  readonly usage = {
+    get: () => this.http.json<Usage>('GET', '/v1/usage'),
+    /** The usage ledger, newest first: iterate, or `.page()` for one page. */
+    events: (opts: { from?: string; to?: string; limit?: number; cursor?: string } = {}) => {
+      const page = (cursor?: string) =>
+        this.http.json<Page<UsageEvent>>('GET', '/v1/usage/events', {
+          query: { from: opts.from, to: opts.to, limit: opts.limit, cursor },
+        });
+      return Object.assign(paginate(page, opts.cursor), { page: () => page(opts.cursor) });
+    },
+  };
+
+  readonly apiKeys = {
+    list: () => this.http.json<Page<ApiKey>>('GET', '/v1/api-keys'),
+    create: (body: { name: string; role?: ApiKey['role'] }, opts?: PostOptions) =>
+      this.http.json<ApiKeyWithSecret>('POST', '/v1/api-keys', { body, ...opts }),
+    rotate: (id: string, opts?: PostOptions) =>
+      this.http.json<ApiKeyWithSecret>('POST', `/v1/api-keys/${enc(id)}/rotate`, opts),
+    delete: (id: string) => this.http.json<void>('DELETE', `/v1/api-keys/${enc(id)}`),
+  };
+
+  readonly webhookDeliveries = {
+    list: <T = Record<string, unknown>>(
+      opts: {
+        status?: string;
+        job_id?: string;
+        event?: string;
+        from?: string;
+        to?: string;
+        limit?: number;
+        cursor?: string;
+      } = {},
+    ) => {
+      const page = (cursor?: string) =>
+        this.http.json<Page<T>>('GET', '/v1/webhook-deliveries', { query: { ...opts, cursor } });
+      return Object.assign(paginate(page, opts.cursor), { page: () => page(opts.cursor) });
+    },
+    replay: (id: string, opts?: PostOptions) =>
+      this.http.json<Record<string, unknown>>('POST', `/v1/webhook-deliveries/${enc(id)}/replay`, opts),
+  };
+
+  readonly events = {
+    /** The tenant's live events as an async iterator (resumes by itself after a dropped connection). */
+    stream: (opts: StreamOptions = {}): AsyncGenerator<StreamedEvent> => streamEvents(this.http, opts),
+  };
+
+  readonly webhooks = {
+    /** Verifies a webhook's Standard Webhooks signature over the raw body; returns the typed event. */
+    verify: (
+      rawBody: string | Uint8Array,
+      headers: HeaderBag,
+      secret: string | string[],
+      opts?: VerifyOptions,
+    ) => verifyWebhook(rawBody, headers, secret, opts),
+    /** Signed headers for a payload, for your own tests. */
+    testHeaders,
+  };
+}
