@@ -23,6 +23,13 @@ module.exports = {
       from: { path: '^web/src/' },
       to: { path: '^(api|workers|shared|migrations)/' },
     },
+    {
+      name: 'sdk-stands-alone',
+      severity: 'error',
+      comment: '@rendermill/sdk is published on its own: its source imports nothing of the platform',
+      from: { path: '^sdk/src/' },
+      to: { path: '^(api|workers|shared|migrations|chaos|load)/' },
+    },
     { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],
   options: {
