@@ -43,6 +43,8 @@ import { sessionRoutes } from './features/sessions/session-routes.ts';
 import { createSessionStore } from './features/sessions/session-store.ts';
 import { planRoutes } from './features/usage/plan-routes.ts';
 import { usageRoutes } from './features/usage/usage-routes.ts';
+import { webhookRoutes } from './features/webhooks/webhook-routes.ts';
+import { createWebhookStore } from './features/webhooks/webhook-store.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { httpMetrics } from './http/http-metrics.ts';
 import type { RateLimits } from './http/rate-limit.ts';
@@ -164,6 +166,15 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   authed.use(webhookSecretRoutes({ db: deps.db, store: createWebhookSecretStore() }));
+  authed.use(
+    webhookRoutes({
+      db: deps.db,
+      store: createWebhookStore(),
+      producer: deps.producer,
+      events: deps.events,
+      allowPrivateHosts: deps.config.FETCH_ALLOW_PRIVATE,
+    }),
+  );
   authed.use(usageRoutes({ db: deps.db, plans: deps.plans }));
   authed.use(billingRoutes({ billing: deps.billing }));
   const memberStore = createMemberStore();

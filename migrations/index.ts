@@ -3,6 +3,7 @@ import * as foundation from './20261120000001_foundation.ts';
 import * as jobs from './20261120000002_jobs.ts';
 import * as metering from './20261120000003_metering.ts';
 import * as account from './20261120000004_account.ts';
+import * as webhooks from './20261201030000_webhooks.ts';
 import * as stepVoiceEngine from './20261201060000_step_voice_engine.ts';
 import * as backups from './20261201060100_backups.ts';
 import * as trials from './20261201060200_trials.ts';
@@ -19,6 +20,7 @@ export const migrations: Migration[] = [
   { name: '20261120000002_jobs', ...jobs },
   { name: '20261120000003_metering', ...metering },
   { name: '20261120000004_account', ...account },
+  { name: '20261201030000_webhooks', ...webhooks },
   { name: '20261201060000_step_voice_engine', ...stepVoiceEngine },
   { name: '20261201060100_backups', ...backups },
   { name: '20261201060200_trials', ...trials },

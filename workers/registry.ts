@@ -20,6 +20,7 @@ import { reconcileJobs } from './tasks/maintenance/reconcile-task.ts';
 import { sweepExpiredOutputs } from './tasks/maintenance/sweep-outputs-task.ts';
 import { renderJob } from './tasks/render/render-job.ts';
 import { ttsJob } from './tasks/tts/tts-job.ts';
+import { announceUsageAlert } from './tasks/usage/usage-alert-event.ts';
 import { runUsageReport } from './tasks/usage/usage-report-task.ts';
 
 /** One entry of the catalog: everything about a job name in one place. */
@@ -100,7 +101,7 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
               logger: services.logger,
               metrics: services.metrics,
               publicUrl: services.config.PUBLIC_URL,
-              events: services.events,
+              onAlert: (alert) => announceUsageAlert(services, alert),
             })
           : Promise.resolve(null),
     },

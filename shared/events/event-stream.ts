@@ -35,7 +35,9 @@ export interface EventWriter {
    * them true, so a Redis outage loses the announcement, not the state (clients fall back to
    * polling `GET /v1/jobs/:id`; webhooks have their own durable outbox in Postgres).
    */
-  emit(tenantId: string, type: EventType, data: Record<string, unknown>, id?: string): Promise<string | null>;
+  emit(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<string | null>;
+  /** Appends an event built before (e.g. the one a webhook delivery carries, so both are identical). */
+  publish(tenantId: string, event: TenantEvent): Promise<string | null>;
 }
 
 /** Builds an event (id and timestamp now). */
@@ -46,52 +48,54 @@ export function newEvent(type: EventType, data: Record<string, unknown>, id?: st
 export function createEventWriter(opts: EventWriterOptions): EventWriter {
   const retentionMs = opts.retentionMs ?? 24 * 3_600_000;
   const timeoutMs = opts.timeoutMs ?? 2_000;
-  return {
-    async emit(tenantId, type, data, id) {
-      const event = newEvent(type, data, id);
-      const key = eventStreamKey(opts.redisPrefix, tenantId);
-      const job = (data.job as { id?: unknown } | undefined)?.id;
-      // MINID with `~` trims whole radix-tree nodes only, so it keeps at least the retention
-      // window; the key's TTL removes the stream of a tenant that has gone quiet.
-      const minId = String(Date.now() - retentionMs);
-      const write = opts.redis
-        .multi()
-        .xadd(
-          key,
-          'MINID',
-          '~',
-          minId,
-          '*',
-          'type',
-          type,
-          'job',
-          typeof job === 'string' ? job : '',
-          'event',
-          JSON.stringify(event),
-        )
-        .pexpire(key, retentionMs + 3_600_000)
-        .exec();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<null>((resolve) => {
-        timer = setTimeout(() => resolve(null), timeoutMs);
-      });
-      try {
-        const result = await Promise.race([write, timeout]);
-        if (!result) {
-          write.catch(() => undefined);
-          opts.logger.warn({ tenant_id: tenantId, type }, 'event not written: redis timed out');
-          return null;
-        }
-        const [err, streamId] = result[0] ?? [];
-        if (err) throw err;
-        return String(streamId);
-      } catch (err) {
-        opts.logger.warn({ err, tenant_id: tenantId, type }, 'event not written');
+  const publish = async (tenantId: string, event: TenantEvent): Promise<string | null> => {
+    const { type, data } = event;
+    const key = eventStreamKey(opts.redisPrefix, tenantId);
+    const job = (data.job as { id?: unknown } | undefined)?.id;
+    // MINID with `~` trims whole radix-tree nodes only, so it keeps at least the retention
+    // window; the key's TTL removes the stream of a tenant that has gone quiet.
+    const minId = String(Date.now() - retentionMs);
+    const write = opts.redis
+      .multi()
+      .xadd(
+        key,
+        'MINID',
+        '~',
+        minId,
+        '*',
+        'type',
+        type,
+        'job',
+        typeof job === 'string' ? job : '',
+        'event',
+        JSON.stringify(event),
+      )
+      .pexpire(key, retentionMs + 3_600_000)
+      .exec();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), timeoutMs);
+    });
+    try {
+      const result = await Promise.race([write, timeout]);
+      if (!result) {
+        write.catch(() => undefined);
+        opts.logger.warn({ tenant_id: tenantId, type }, 'event not written: redis timed out');
         return null;
-      } finally {
-        clearTimeout(timer);
       }
-    },
+      const [err, streamId] = result[0] ?? [];
+      if (err) throw err;
+      return String(streamId);
+    } catch (err) {
+      opts.logger.warn({ err, tenant_id: tenantId, type }, 'event not written');
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return {
+    publish,
+    emit: (tenantId, type, data) => publish(tenantId, newEvent(type, data)),
   };
 }
 

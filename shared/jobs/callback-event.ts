@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { newEvent } from '../events/event-stream.ts';
 import type { TenantEvent } from '../events/event-types.ts';
-import { newId } from '../ids/ids.ts';
+import { endpointFor, recordDelivery } from '../webhooks/deliveries.ts';
 import type { FinalStatus, JobRow } from './job-contract.ts';
 import { createJobRepository } from './job-repository.ts';
 
@@ -46,9 +46,10 @@ export interface FinalJobEvent {
 }
 
 /**
- * Builds the event of a job's final status and records its pending callback, in the transaction
- * that sets the status (so the delivery exists if and only if the status does). The caller
- * announces the event on the stream and enqueues the delivery after commit.
+ * Builds the event of a job's final status and records its pending delivery — to the job's
+ * callback_url, or else to the tenant's default endpoint if it takes this event — in the
+ * transaction that sets the status (so the delivery exists if and only if the status does). The
+ * caller announces the event on the stream and enqueues the delivery after commit.
  */
 export async function recordCallback(
   trx: Knex.Transaction,
@@ -60,18 +61,7 @@ export async function recordCallback(
   if (!row) return null;
   const event = callbackEvent(publicUrl, row, status);
   const tenantId = row.tenant_id;
-  if (!row.callback_url) return { tenantId, event, deliveryId: null };
-  const inserted = await trx('webhook_deliveries')
-    .insert({
-      id: newId('dlv'),
-      tenant_id: tenantId,
-      job_id: jobId,
-      event: event.type,
-      url: row.callback_url,
-      payload: JSON.stringify(event),
-    })
-    .onConflict(['job_id', 'event'])
-    .ignore()
-    .returning('id');
-  return { tenantId, event, deliveryId: (inserted[0]?.id as string | undefined) ?? null };
+  const url = row.callback_url ?? (await endpointFor(trx, tenantId, event.type));
+  if (!url) return { tenantId, event, deliveryId: null };
+  return { tenantId, event, deliveryId: await recordDelivery(trx, { tenantId, jobId, url, event }) };
 }

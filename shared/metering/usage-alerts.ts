@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import { ownerEmails, usageAlertMail } from '../billing/billing-mail.ts';
-import type { EventWriter } from '../events/event-stream.ts';
 import type { Metric } from '../jobs/estimate.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
@@ -10,14 +9,25 @@ import { effectivePlanName, TENANT_BILLING_COLUMNS, type TenantBilling } from '.
 
 export const ALERT_THRESHOLDS = [80, 100] as const;
 
+/** A threshold crossed for the first time this period. */
+export interface UsageAlert {
+  tenantId: string;
+  metric: string;
+  threshold: number;
+  used: number;
+  limit: number;
+  /** The period's first day. */
+  period: string;
+}
+
 export interface UsageAlertDeps {
   db: Knex;
   plans: PlanCatalogue;
   mailer: Mailer;
   logger: Logger;
   publicUrl: string;
-  /** Announces each new alert as `usage.threshold_reached` on the tenant's event stream. */
-  events?: EventWriter;
+  /** Runs for each new alert (the workers announce it as `usage.threshold_reached` and deliver its webhook). */
+  onAlert?: (alert: UsageAlert) => Promise<void>;
   now?: Date;
 }
 
@@ -81,8 +91,13 @@ async function detectAlerts(deps: UsageAlertDeps): Promise<number> {
     used: number;
     limit: number;
   }>) {
-    await deps.events?.emit(a.tenant_id, 'usage.threshold_reached', {
-      usage: { metric: a.metric, threshold: a.threshold, used: a.used, limit: a.limit, period: period },
+    await deps.onAlert?.({
+      tenantId: a.tenant_id,
+      metric: a.metric,
+      threshold: a.threshold,
+      used: a.used,
+      limit: a.limit,
+      period,
     });
   }
   return inserted.length;

@@ -30,7 +30,7 @@ export async function finalizeJob(
   services.metrics.jobsFinished.inc({ kind: job.kind, outcome: status });
   const final = changed.callback;
   if (!final) return true;
-  await services.events.emit(final.tenantId, final.event.type, final.event.data, final.event.id);
+  await services.events.publish(final.tenantId, final.event);
   if (final.deliveryId) {
     await services.producer
       .enqueueCallback({ deliveryId: final.deliveryId, tenantId: final.tenantId })

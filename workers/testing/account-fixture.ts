@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { hashSecret, newSecret } from '../../shared/crypto/tokens.ts';
 import { newId } from '../../shared/ids/ids.ts';
 import { type Storage, tenantKey } from '../../shared/storage/storage.ts';
+import { newWebhookSecret } from '../../shared/webhooks/signing.ts';
 
 export interface SeededUser {
   id: string;
@@ -45,7 +46,7 @@ export async function seedTenant(
   opts: { label: string; sharedUser?: SeededUser },
 ): Promise<SeededTenant> {
   const tenantId = newId('ten');
-  const webhookSecret = newSecret('whsec_', 24);
+  const webhookSecret = newWebhookSecret();
   await db('tenants').insert({ id: tenantId, name: `Team ${opts.label}`, webhook_secret: webhookSecret });
   const owner = await user(db, `owner.${opts.label}@example.com`);
   const admin = await user(db, `admin.${opts.label}@example.com`);

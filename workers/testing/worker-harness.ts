@@ -1,10 +1,10 @@
-import { newSecret } from '../../shared/crypto/tokens.ts';
 import { newId } from '../../shared/ids/ids.ts';
 import { estimateImage, estimateRender, estimateTts } from '../../shared/jobs/estimate.ts';
 import { imageRequestSchema, renderRequestSchema, ttsRequestSchema } from '../../shared/jobs/job-requests.ts';
 import { createProducer, type Producer } from '../../shared/queue/producer.ts';
 import { createRedis } from '../../shared/redis/redis.ts';
 import { createTestEnv, type TestEnv } from '../../shared/testing/test-env.ts';
+import { newWebhookSecret } from '../../shared/webhooks/signing.ts';
 import { start, type WorkerProcess } from '../main.ts';
 
 export interface JobSnapshot {
@@ -65,7 +65,7 @@ export async function startTestWorker(overrides: Record<string, string> = {}): P
     producer,
     async tenant() {
       const id = newId('ten');
-      await env.db('tenants').insert({ id, name: 'Test', webhook_secret: newSecret('whsec_', 24) });
+      await env.db('tenants').insert({ id, name: 'Test', webhook_secret: newWebhookSecret() });
       return id;
     },
     async submit(tenantId, kind, request) {

@@ -7,6 +7,7 @@ import { newId } from '../../../shared/ids/ids.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import { maskEmail } from '../../../shared/logging/logger.ts';
 import type { Mailer } from '../../../shared/mail/mailer.ts';
+import { newWebhookSecret } from '../../../shared/webhooks/signing.ts';
 import type { AuthStore } from './auth-store.ts';
 import type { JwtCodec } from './jwt.ts';
 
@@ -174,7 +175,7 @@ export function createAuthService(deps: Deps) {
           await store.insertTenant(trx, {
             id: tenantId,
             name: 'My workspace',
-            webhook_secret: newSecret('whsec_', 24),
+            webhook_secret: newWebhookSecret(),
           });
           await store.upsertMembership(trx, tenantId, user.id, 'owner');
           await appendAudit(trx, {

@@ -198,13 +198,7 @@ export function createJobService(deps: JobServiceDeps) {
         return { job: updated, wasQueued: queued, callback };
       });
       if (wasQueued) await dequeue(job);
-      if (callback)
-        await deps.events.emit(
-          callback.tenantId,
-          callback.event.type,
-          callback.event.data,
-          callback.event.id,
-        );
+      if (callback) await deps.events.publish(callback.tenantId, callback.event);
       if (callback?.deliveryId) {
         const payload = { deliveryId: callback.deliveryId, tenantId: callback.tenantId };
         await withTimeout(producer.enqueueCallback(payload), queueTimeoutMs, 'enqueueCallback').catch(

@@ -1,21 +1,22 @@
-import { createHmac } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import { TaskError } from '../../../shared/errors/task-error.ts';
 import { safeFetch } from '../../../shared/net/safe-fetch.ts';
 import type { CallbackPayload } from '../../../shared/queue/queues.ts';
+import { legacySignature, signingSecrets, standardSignature } from '../../../shared/webhooks/signing.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
 
-/** `Rendermill-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (README: Jobs API, Callbacks). */
-export function signCallback(secret: string, body: string, timestamp: number): string {
-  const v1 = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-  return `t=${timestamp},v1=${v1}`;
-}
+/** The delivery log keeps this much of each answer. */
+const RESPONSE_BODY_BYTES = 2048;
 
 /**
- * callback.deliver: POSTs one job event to the client's callback_url. Non-2xx, timeouts and
- * network errors throw, so BullMQ retries with backoff; the last failure marks it failed.
- * The URL goes through the same SSRF rules as image_url on every attempt (DNS may change).
+ * callback.deliver: POSTs one event to its URL (a job's callback_url or the tenant's endpoint),
+ * signed the Standard Webhooks way (`webhook-id` = the event id, the same on every retry and
+ * replay; `webhook-timestamp`; `webhook-signature`, one `v1,…` per live secret during a rotation)
+ * and with the legacy `Rendermill-Signature`. Every attempt is logged with its status, latency,
+ * the first 2 KB of the answer and the next retry time. Non-2xx, timeouts and network errors
+ * throw, so BullMQ retries with backoff; the last failure marks the delivery failed. The URL goes
+ * through the same SSRF rules as image_url on every attempt (DNS may change).
  */
 export async function deliverCallback(
   services: WorkerServices,
@@ -27,20 +28,30 @@ export async function deliverCallback(
     .where({ id: data.deliveryId, tenant_id: data.tenantId })
     .first();
   if (delivery?.status !== 'pending') return;
-  const tenant = await db('tenants').select('webhook_secret').where({ id: data.tenantId }).first();
-  if (!tenant?.webhook_secret) return;
+  const tenant = await db('tenants')
+    .select('webhook_secret', 'webhook_secret_previous', 'webhook_secret_previous_until')
+    .where({ id: data.tenantId })
+    .first();
+  const secrets = tenant ? signingSecrets(tenant) : [];
+  if (secrets.length === 0) return;
 
   const body = JSON.stringify(delivery.payload);
+  const messageId = String(delivery.event_id ?? (delivery.payload as { id?: string }).id ?? delivery.id);
   const attempt = job.attemptsMade + 1;
   const last = attempt >= (job.opts.attempts ?? 1);
-  let outcome: { code: number | null; error: string | null };
+  const timestamp = Math.floor(Date.now() / 1000);
+  const started = performance.now();
+  let outcome: { code: number | null; error: string | null; body: string | null };
   try {
     const res = await safeFetch(delivery.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Rendermill-Webhooks/1',
-        'rendermill-signature': signCallback(tenant.webhook_secret, body, Math.floor(Date.now() / 1000)),
+        'webhook-id': messageId,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': standardSignature(secrets, messageId, timestamp, body),
+        'rendermill-signature': legacySignature(secrets, timestamp, body),
         'rendermill-event': delivery.event,
         'rendermill-delivery': delivery.id,
       },
@@ -53,38 +64,72 @@ export async function deliverCallback(
     outcome = {
       code: res.status,
       error: res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`,
+      body: res.body.subarray(0, RESPONSE_BODY_BYTES).toString('utf8'),
     };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    outcome = { code: null, error: message.slice(0, 500), body: null };
     // A URL the SSRF rules refuse stays refused: fail the delivery now instead of retrying.
     if (err instanceof TaskError && err.code === 'unsafe_url') {
+      await logAttempt(services, delivery, outcome, started, null);
       await db('webhook_deliveries')
-        .update({ status: 'failed', attempts: attempt, last_error: message.slice(0, 500) })
+        .update({ status: 'failed', attempts: attempt, last_error: outcome.error, next_retry_at: null })
         .where({ id: delivery.id });
       throw new UnrecoverableError(message);
     }
-    outcome = { code: null, error: message.slice(0, 500) };
   }
 
   if (!outcome.error) {
+    await logAttempt(services, delivery, outcome, started, null);
     await db('webhook_deliveries')
       .update({
         status: 'delivered',
         attempts: attempt,
         last_status_code: outcome.code,
         last_error: null,
+        next_retry_at: null,
         delivered_at: db.fn.now(),
       })
       .where({ id: delivery.id });
     return;
   }
+  // BullMQ's policy backoff (workers/worker-settings.ts) without its ±20 % jitter.
+  const nextRetryAt = last
+    ? null
+    : new Date(
+        Date.now() +
+          Number((job.opts.backoff as { delay?: number } | undefined)?.delay ?? 10_000) *
+            2 ** Math.max(0, attempt - 1) *
+            services.config.JOB_BACKOFF_SCALE,
+      );
+  await logAttempt(services, delivery, outcome, started, nextRetryAt);
   await db('webhook_deliveries')
     .update({
       status: last ? 'failed' : 'pending',
       attempts: attempt,
       last_status_code: outcome.code,
       last_error: outcome.error,
+      next_retry_at: nextRetryAt,
     })
     .where({ id: delivery.id });
   throw new Error(`callback delivery failed: ${outcome.error}`);
+}
+
+async function logAttempt(
+  services: WorkerServices,
+  delivery: { id: string; tenant_id: string; url: string },
+  outcome: { code: number | null; error: string | null; body: string | null },
+  started: number,
+  nextRetryAt: Date | null,
+): Promise<void> {
+  await services.db('webhook_attempts').insert({
+    delivery_id: delivery.id,
+    tenant_id: delivery.tenant_id,
+    url: delivery.url,
+    status_code: outcome.code,
+    latency_ms: Math.round(performance.now() - started),
+    response_body: outcome.body,
+    error: outcome.error,
+    next_retry_at: nextRetryAt,
+  });
 }

@@ -1,12 +1,11 @@
 import type { Knex } from 'knex';
 import type { Stripe } from '../../../shared/billing/stripe-client.ts';
 import { type ReportResult, reportUsageBatch } from '../../../shared/billing/usage-reporter.ts';
-import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mailer } from '../../../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
 import { sweepUnsettled } from '../../../shared/metering/quota-service.ts';
-import { checkUsageAlerts } from '../../../shared/metering/usage-alerts.ts';
+import { checkUsageAlerts, type UsageAlert } from '../../../shared/metering/usage-alerts.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 
 export interface UsageReportDeps {
@@ -18,8 +17,8 @@ export interface UsageReportDeps {
   logger: Logger;
   metrics: Pick<Metrics, 'unreportedUsageAge'>;
   publicUrl: string;
-  /** Usage alerts are also announced on the tenant's event stream. */
-  events?: EventWriter;
+  /** Each new usage alert also becomes a `usage.threshold_reached` event (stream and webhook). */
+  onAlert?: (alert: UsageAlert) => Promise<void>;
 }
 
 // A run sends at most this many batches, so one run cannot outlast the next minute's schedule.
