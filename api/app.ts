@@ -28,6 +28,7 @@ import type { StripeEventHandler } from './features/billing/stripe-events.ts';
 import { stripeWebhookRoutes } from './features/billing/stripe-webhook-routes.ts';
 import type { EventHub } from './features/events/event-hub.ts';
 import { eventRoutes } from './features/events/event-routes.ts';
+import { estimateRoutes } from './features/jobs/estimate-routes.ts';
 import { fileRoutes } from './features/jobs/file-routes.ts';
 import { jobRoutes } from './features/jobs/job-routes.ts';
 import type { JobService } from './features/jobs/job-service.ts';
@@ -155,6 +156,7 @@ export function createApp(deps: ApiDeps): Express {
   authed.use(meRoutes({ db: deps.db }));
   authed.use(authSessionRoutes({ auth: deps.auth }));
   authed.use(apiKeyRoutes({ db: deps.db, store: deps.apiKeyStore }));
+  authed.use(estimateRoutes({ db: deps.db, jobs: deps.jobs, plans: deps.plans }));
   authed.use(jobRoutes({ jobs: deps.jobs }));
   authed.use(
     eventRoutes({

@@ -27,6 +27,8 @@ const planSchema = z
     price_monthly_usd: z.number().nonnegative().nullable().optional(),
     /** Days of free trial Checkout starts the subscription with (Stripe `trial_period_days`); a tenant's first subscription only. Default: none. */
     trial_days: z.number().int().min(1).max(730).optional(),
+    /** USD per metric unit past the included amount (plans with overage); absent: priced by contract. */
+    overage_usd: z.record(metric, z.number().nonnegative()).optional(),
     description: z.string().max(500).optional(),
     stripe: z
       .object({
@@ -81,6 +83,7 @@ export const DEFAULT_PLANS: PlanFile = {
     priority: 5,
     usage_export: true,
     price_monthly_usd: 29,
+    overage_usd: { render_seconds: 0.1 / 60, tts_seconds: 0.001, images: 0.05 },
     description:
       'Included amounts; overage billed: render $0.10/min, TTS $0.001/s, image $0.05, storage $0.10/GB-month.',
   },
@@ -107,6 +110,8 @@ export interface Plan {
   price_monthly_usd: number | null;
   /** Trial length Checkout offers, or null for none. */
   trial_days: number | null;
+  /** USD per unit past the included amount, per metric; a metric missing here is priced by contract. */
+  overage_usd: Partial<Record<Metric, number>>;
   description: string | null;
   stripe: {
     base_price: string | null;
@@ -146,6 +151,7 @@ function toPlan(name: string, p: z.output<typeof planSchema>): Plan {
     usage_export: p.usage_export ?? (p.overage || unlimited),
     price_monthly_usd: p.price_monthly_usd ?? null,
     trial_days: p.trial_days ?? null,
+    overage_usd: p.overage_usd ?? {},
     description: p.description ?? null,
     stripe: {
       base_price: p.stripe?.base_price ?? null,
@@ -199,6 +205,7 @@ export function publicPlan(p: Plan) {
     usage_export: p.usage_export,
     price_monthly_usd: p.price_monthly_usd,
     trial_days: p.trial_days,
+    overage_usd: p.overage_usd,
     description: p.description,
   };
 }

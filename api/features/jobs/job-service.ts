@@ -19,7 +19,7 @@ import type { IdempotencyStore } from './idempotency-store.ts';
 import { encodeJobCursor } from './job-cursor.ts';
 import { hasLiveOutput, type JobView, serializeJob } from './job-serializer.ts';
 import type { JobSubmission, PlanGate, ReleaseQuota, ReserveQuota } from './submission-seams.ts';
-import { createSubmitJob, type JobActor } from './submit-job.ts';
+import { createSubmitJob, type DryRun, type JobActor } from './submit-job.ts';
 
 export interface JobServiceDeps {
   db: Knex;
@@ -124,7 +124,7 @@ export function createJobService(deps: JobServiceDeps) {
     await deps.events.emit(job.tenant_id, 'job.queued', { job: jobEventData(publicUrl, { ...job }) });
   }
 
-  const submit = createSubmitJob({
+  const submission = createSubmitJob({
     ...deps,
     enqueue: async (job) => {
       await announceQueued(job);
@@ -141,10 +141,15 @@ export function createJobService(deps: JobServiceDeps) {
      */
     submit(
       actor: JobActor,
-      submission: JobSubmission,
+      sub: JobSubmission,
       idempotencyKey: string | null,
     ): Promise<{ job: JobView; replayed: boolean }> {
-      return submit(actor, submission, idempotencyKey);
+      return submission.submit(actor, sub, idempotencyKey);
+    },
+
+    /** What a submit of this body would get, without creating anything (POST …/estimate). */
+    dryRun(actor: JobActor, sub: JobSubmission): Promise<DryRun> {
+      return submission.dryRun(actor, sub);
     },
 
     announceQueued,

@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
 import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
 import type { Role } from '../../../shared/auth/roles.ts';
-import { ConflictError, ValidationError } from '../../../shared/errors/http-errors.ts';
+import type { AppError } from '../../../shared/errors/app-error.ts';
+import {
+  ConflictError,
+  QuotaExceededError,
+  UpgradeRequiredError,
+  ValidationError,
+} from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { type Estimate, estimateImage, estimateRender, estimateTts } from '../../../shared/jobs/estimate.ts';
 import type { JobRow } from '../../../shared/jobs/job-contract.ts';
@@ -35,6 +41,15 @@ function estimateOf(s: JobSubmission): Estimate {
       return estimateImage(s.request);
   }
 }
+
+/** What a submit would do, found by doing it in a transaction that is always rolled back. */
+export interface DryRun {
+  estimate: Estimate;
+  /** The 402 or 403 the real submit would answer; null: it would be accepted (202). */
+  refusal: AppError | null;
+}
+
+class RollBack extends Error {}
 
 type Outcome = { type: 'created'; job: JobRow } | { type: 'replay'; job: JobRow } | { type: 'retry' };
 
@@ -117,7 +132,49 @@ export function createSubmitJob(deps: {
     });
   }
 
-  return async function submitJob(
+  /**
+   * The estimate use case: the very checks of a submit — URL rules (400), plan gate (403), the
+   * job insert and the quota reservation (402) — in a transaction that is always rolled back, so
+   * the answer is what the submit would get and nothing is created, enqueued or audited.
+   */
+  async function dryRun(actor: JobActor, s: JobSubmission): Promise<DryRun> {
+    const urlErrors = unsafeUrlErrors(s, deps.allowPrivateHosts);
+    if (urlErrors.length > 0) throw new ValidationError(urlErrors);
+    let refusal: AppError | null = null;
+    try {
+      await deps.gate({ ...s, tenantId: actor.tenantId });
+    } catch (err) {
+      if (!(err instanceof UpgradeRequiredError)) throw err;
+      refusal = err;
+    }
+    const estimate = estimateOf(s);
+    try {
+      await db.transaction(async (trx) => {
+        const jobId = newId('job');
+        await store.insert(trx, {
+          id: jobId,
+          tenant_id: actor.tenantId,
+          kind: s.kind,
+          payload: s.request,
+          estimate,
+          metadata: s.request.metadata,
+          callback_url: s.request.callback_url ?? null,
+          created_by: actor.actorId,
+          priority: 0,
+        });
+        await deps.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
+        throw new RollBack();
+      });
+    } catch (err) {
+      if (err instanceof QuotaExceededError) refusal ??= err;
+      else if (!(err instanceof RollBack)) throw err;
+    }
+    return { estimate, refusal };
+  }
+
+  return { submit: submitJob, dryRun };
+
+  async function submitJob(
     actor: JobActor,
     s: JobSubmission,
     idempotencyKey: string | null,
@@ -144,5 +201,5 @@ export function createSubmitJob(deps: {
       }
     }
     throw new ConflictError('This Idempotency-Key is being replaced concurrently; retry the request');
-  };
+  }
 }
