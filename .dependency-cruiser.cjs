@@ -34,6 +34,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    // k6 scripts import k6's built-in modules (k6/http, k6/metrics), which only k6 resolves.
+    exclude: { path: '^load/k6/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{api,workers,shared,migrations,chaos,sdk}/**/*.test.ts', 'web/e2e/**/*.test.ts'],
+    include: ['{api,workers,shared,migrations,chaos,sdk,deploy,load}/**/*.test.ts', 'web/e2e/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'sdk/dist/**'],
     globalSetup: ['shared/testing/global-setup.ts'],
     // Each file gets its own database and Redis prefix, so files can run in parallel;

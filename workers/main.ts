@@ -21,6 +21,7 @@ import { createEspeakProvider } from './media/tts/espeak-provider.ts';
 import { createHttpTtsProvider } from './media/tts/http-provider.ts';
 import { createResilientTtsProvider } from './media/tts/resilient-provider.ts';
 import type { TtsProvider } from './media/tts/tts-provider.ts';
+import { startOpsGauges } from './ops-gauges.ts';
 import { createCatalog, schedules } from './registry.ts';
 import { createAccountBilling } from './tasks/usage/close-billing.ts';
 import { workerOptions } from './worker-settings.ts';
@@ -88,6 +89,10 @@ export async function start(config: Config): Promise<WorkerProcess> {
     const worker = new Worker(
       queue,
       async (job, token) => {
+        if (job.attemptsMade === 0 && (job.attemptsStarted ?? 1) <= 1) {
+          const readyAt = job.timestamp + (job.opts.delay ?? 0);
+          metrics.queueWait.observe({ queue }, Math.max(0, (job.processedOn ?? Date.now()) - readyAt) / 1000);
+        }
         const entry = catalog.get(job.name);
         if (!entry) throw new UnrecoverableError(`no task named ${job.name}`);
         const parsed = entry.payload.safeParse(job.data);
@@ -113,19 +118,8 @@ export async function start(config: Config): Promise<WorkerProcess> {
     }
   }
 
-  // Queue depth for autoscaling and alerts, refreshed in the background.
-  const depth = setInterval(() => {
-    for (const q of queues) {
-      producer
-        .queue(q)
-        .getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized')
-        .then((counts) => {
-          for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: q, state }, n);
-        })
-        .catch(() => undefined);
-    }
-  }, 5_000);
-  depth.unref();
+  // Queue depth (autoscaling), Redis memory, mail outbox, tenants near quota: refreshed in the background.
+  const stopGauges = startOpsGauges({ db, redis: connection, producer, queues, plans, metrics, logger });
 
   const server = http.createServer(async (req, res) => {
     if (req.url === '/metrics') {
@@ -134,6 +128,16 @@ export async function start(config: Config): Promise<WorkerProcess> {
     } else if (req.url === '/healthz') {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ status: workers.every((w) => w.isRunning()) ? 'ok' : 'stopping' }));
+    } else if (req.url === '/readyz') {
+      // Ready = taking jobs and both datastores answer within 750 ms (a draining worker is not).
+      const within = <T>(p: Promise<T>) =>
+        Promise.race([p, new Promise<T>((_, no) => setTimeout(() => no(new Error('timeout')), 750).unref())]);
+      const [pg, redis] = await Promise.allSettled([within(db.raw('select 1')), within(connection.ping())]);
+      const running = workers.every((w) => w.isRunning());
+      const ok = running && pg.status === 'fulfilled' && redis.status === 'fulfilled';
+      res.statusCode = ok ? 200 : 503;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: ok ? 'ok' : running ? 'unavailable' : 'stopping' }));
     } else {
       res.statusCode = 404;
       res.end();
@@ -157,7 +161,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
     metricsUrl: `http://127.0.0.1:${port}/metrics`,
     services,
     async stop() {
-      clearInterval(depth);
+      stopGauges();
       // close() stops taking jobs and waits for the active ones to finish: a deploy drains.
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();

@@ -11,7 +11,7 @@ export interface UsageReporterDeps {
   stripe: Stripe | null;
   plans: PlanCatalogue;
   logger: Logger;
-  metrics?: Pick<Metrics, 'unreportedUsageAge'>;
+  metrics?: Pick<Metrics, 'unreportedUsageAge' | 'usageReported'>;
   /** Ledger rows per run (default 200). */
   batchSize?: number;
   /** Meter events in flight at once (default 8; Stripe accepts 1,000/s in live mode). */
@@ -79,6 +79,7 @@ export async function reportUsageBatch(deps: UsageReporterDeps): Promise<ReportR
   const stripe = deps.stripe;
   if (!stripe) return result;
 
+  const reported = new Map<string, number>();
   await deps.db.transaction(async (trx) => {
     const rows = (await trx('usage_events as e')
       .join('tenants as t', 't.id', 'e.tenant_id')
@@ -131,6 +132,12 @@ export async function reportUsageBatch(deps: UsageReporterDeps): Promise<ReportR
           .update({ reported_at: trx.fn.now(), report_outcome: outcome });
       }
     }
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const o of outcomes) {
+      const row = byId.get(o.id);
+      if (row && o.kind !== 'deferred')
+        reported.set(row.metric, (reported.get(row.metric) ?? 0) + row.quantity);
+    }
     const attempts = new Map(rows.map((r) => [r.id, r.report_attempts]));
     for (const o of outcomes) {
       if (o.kind !== 'deferred') continue;
@@ -150,6 +157,8 @@ export async function reportUsageBatch(deps: UsageReporterDeps): Promise<ReportR
     result.skipped = skipped.length;
   });
 
+  // Counted once the marks are committed, so a rolled-back run counts nothing.
+  for (const [metric, quantity] of reported) deps.metrics?.usageReported.inc({ metric }, quantity);
   await updateAgeGauge(deps);
   return result;
 }

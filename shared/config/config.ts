@@ -145,6 +145,8 @@ export const configSchema = z
     EVENTS_MAX_BUFFER_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     /** At most one `job.progress` event per job per this many milliseconds. */
     EVENTS_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
+    /** How long SIGTERM may drain (in-flight requests, running jobs) before the process gives up and exits 1. */
+    SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().positive().default(60),
     /** Set to `false` to keep the process from spawning the scheduled maintenance jobs. */
     SCHEDULER_ENABLED: bool.default('true'),
   })

@@ -83,6 +83,51 @@ export function createMetrics(role: 'api' | 'worker') {
       help: 'Age of the oldest usage ledger row not yet reported to Stripe',
       registers,
     }),
+    queueWait: new Histogram({
+      name: 'rendermill_queue_wait_seconds',
+      help: 'Time a job waited in its queue before its first attempt started',
+      labelNames: ['queue'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900],
+      registers,
+    }),
+    usageRecorded: new Counter({
+      name: 'rendermill_usage_recorded_total',
+      help: 'Usage written to the ledger, in metric units (seconds, images, bytes)',
+      labelNames: ['metric'] as const,
+      registers,
+    }),
+    usageReported: new Counter({
+      name: 'rendermill_usage_reported_total',
+      help: 'Usage delivered to Stripe as meter events, in metric units (before rounding up per row)',
+      labelNames: ['metric'] as const,
+      registers,
+    }),
+    tenantsOverQuota: new Gauge({
+      name: 'rendermill_tenants_over_quota_ratio',
+      help: 'Tenants whose use this period has reached a fraction (threshold) of a plan limit, by metric',
+      labelNames: ['metric', 'threshold'] as const,
+      registers,
+    }),
+    mailOutboxPending: new Gauge({
+      name: 'rendermill_mail_outbox_pending',
+      help: 'Usage-alert mails recorded but not sent yet (they wait for the mail server)',
+      registers,
+    }),
+    mailOutboxOldest: new Gauge({
+      name: 'rendermill_mail_outbox_oldest_seconds',
+      help: 'Age of the oldest usage-alert mail not sent yet (0 when none)',
+      registers,
+    }),
+    redisMemoryUsed: new Gauge({
+      name: 'rendermill_redis_memory_used_bytes',
+      help: 'Redis used_memory (INFO memory), as seen by this worker',
+      registers,
+    }),
+    redisMaxMemory: new Gauge({
+      name: 'rendermill_redis_maxmemory_bytes',
+      help: 'Redis maxmemory (0 = no limit), as seen by this worker',
+      registers,
+    }),
   };
 }
 

@@ -61,7 +61,7 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => {
     log.error('shutdown took too long; exiting');
     process.exit(1);
-  }, 60_000);
+  }, config.SHUTDOWN_GRACE_SECONDS * 1000);
   force.unref();
   for (const s of services.reverse()) {
     await s.stop().catch((err: unknown) => log.error({ err }, 'error while stopping'));

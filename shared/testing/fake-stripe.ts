@@ -62,6 +62,10 @@ export interface FakeStripe {
   failNext(n: number, status?: number, path?: string): void;
   /** The next `n` requests (matching `path`) never get an answer (the client times out). */
   hangNext(n: number, path?: string): void;
+  /** From now on each request fails with `status` with probability `fraction` (0 turns it off). */
+  failRandomly(fraction: number, status?: number): void;
+  /** Meter-event requests answered 400 because the identifier was already accepted (resends). */
+  duplicateMeterEvents(): number;
   clearFaults(): void;
   close(): Promise<void>;
 }
@@ -75,6 +79,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const sessions = new Map<string, Record<string, unknown>>();
   const idempotent = new Map<string, { status: number; body: unknown }>();
   const faults: Fault[] = [];
+  let randomFailure = { fraction: 0, status: 500 };
+  let duplicates = 0;
   const sockets = new Set<Socket>();
 
   const handle = (req: RecordedRequest): { status: number; body: unknown } => {
@@ -165,6 +171,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     if (method === 'POST' && path === '/v1/billing/meter_events') {
       const identifier = String(body.identifier ?? `gen_${token()}`);
       if (seenIdentifiers.has(identifier)) {
+        duplicates++;
         return {
           status: 400,
           body: {
@@ -213,7 +220,9 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       };
       requests.push(recorded);
       const faultAt = faults.findIndex((f) => !f.path || recorded.path.startsWith(f.path));
-      const fault = faultAt >= 0 ? faults.splice(faultAt, 1)[0] : undefined;
+      const random: Fault | undefined =
+        Math.random() < randomFailure.fraction ? { kind: 'status', status: randomFailure.status } : undefined;
+      const fault = faultAt >= 0 ? faults.splice(faultAt, 1)[0] : random;
       if (fault?.kind === 'hang') return; // never answered; close() destroys the socket
       let answer: { status: number; body: unknown };
       if (fault?.kind === 'status') {
@@ -288,8 +297,13 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     hangNext(n, path) {
       for (let i = 0; i < n; i++) faults.push({ kind: 'hang', path });
     },
+    failRandomly(fraction, status = 500) {
+      randomFailure = { fraction, status };
+    },
+    duplicateMeterEvents: () => duplicates,
     clearFaults() {
       faults.length = 0;
+      randomFailure = { fraction: 0, status: 500 };
     },
     close() {
       for (const s of sockets) s.destroy();

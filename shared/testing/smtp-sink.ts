@@ -8,8 +8,8 @@ export interface ReceivedMail {
   text: string;
 }
 
-/** A real SMTP server on a random port that keeps what it receives, for tests. */
-export async function startSmtpSink(): Promise<{
+/** A real SMTP server on a random port (or `port`) that keeps what it receives, for tests. */
+export async function startSmtpSink(port = 0): Promise<{
   url: string;
   mails: ReceivedMail[];
   waitFor(pred: (m: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
@@ -33,10 +33,10 @@ export async function startSmtpSink(): Promise<{
         .catch(callback);
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.server.address() as AddressInfo).port;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: `smtp://127.0.0.1:${bound}`,
     mails,
     async waitFor(pred, timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;

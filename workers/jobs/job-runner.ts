@@ -120,13 +120,13 @@ export async function runTenantJob<P>(
           }),
           signal,
         );
-        await db.transaction(async (trx) => {
+        const recorded = await db.transaction(async (trx) => {
           await store.finishStep(trx, job.id, step.name, {
             result: outcome.result ?? null,
             cacheHit: outcome.cacheHit ?? false,
             voiceEngine: outcome.voiceEngine,
           });
-          await recordUsage(
+          const inserted = await recordUsage(
             trx,
             (outcome.usage ?? []).map((u) => ({
               tenantId: job.tenant_id,
@@ -140,7 +140,9 @@ export async function runTenantJob<P>(
             await store.setOutput(trx, job.id, outcome.output, retentionMs);
           }
           await store.progress(trx, job.id, base + span);
+          return inserted;
         });
+        for (const u of recorded) metrics.usageRecorded.inc({ metric: u.metric }, u.quantity);
         results[step.name] = outcome.result ?? null;
         await events.stepSucceeded(step.name, attempt, outcome.cacheHit ?? false, base + span);
         if (outcome.cacheHit) metrics.cacheHits.inc({ kind: job.kind });

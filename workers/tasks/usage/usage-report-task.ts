@@ -15,7 +15,7 @@ export interface UsageReportDeps {
   plans: PlanCatalogue;
   mailer: Mailer;
   logger: Logger;
-  metrics: Pick<Metrics, 'unreportedUsageAge'>;
+  metrics: Pick<Metrics, 'unreportedUsageAge' | 'usageReported'>;
   publicUrl: string;
   /** Each new usage alert also becomes a `usage.threshold_reached` event (stream and webhook). */
   onAlert?: (alert: UsageAlert) => Promise<void>;
