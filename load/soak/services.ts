@@ -49,7 +49,12 @@ export async function startApi(env: Record<string, string>, logDir: string): Pro
     { ...env, PORT: String(port) },
     path.join(logDir, 'api.log'),
   );
-  await waitUntil('api', () => ok(`${url}/readyz`), 300_000);
+  try {
+    await waitUntil('api', () => ok(`${url}/readyz`), 300_000);
+  } catch (err) {
+    await stopChild(child, 5_000); // never leave a half-started API behind
+    throw err;
+  }
   return { url, stop: () => stopChild(child, 20_000) };
 }
 
@@ -97,7 +102,13 @@ export async function startWorkers(
     slots.push({ child: launch(i, metricsPort), metricsPort, restarts: 0 });
   }
   const ready = (s: Slot) => ok(`http://127.0.0.1:${s.metricsPort}/readyz`);
-  for (const s of slots) await waitUntil('worker', () => ready(s), 300_000);
+  try {
+    for (const s of slots) await waitUntil('worker', () => ready(s), 300_000);
+  } catch (err) {
+    stopping = true;
+    await Promise.all(slots.map((s) => stopChild(s.child, 5_000)));
+    throw err;
+  }
   return {
     async killRandom() {
       const i = Math.floor(Math.random() * slots.length);
