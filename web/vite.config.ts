@@ -9,6 +9,8 @@ const api = process.env.RENDERMILL_API_URL ?? 'http://localhost:3000';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [react()],
+  // The SDK from its sources (a workspace of this repository): no build of sdk/ needed first.
+  resolve: { alias: { '@rendermill/sdk': fileURLToPath(new URL('../sdk/src/index.ts', import.meta.url)) } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -25,9 +25,10 @@ const INPUTS = [
   'web/vite.config.ts',
   'web/package.json',
   'web/tsconfig.json',
+  'sdk/package.json',
   'package-lock.json',
 ];
-const INPUT_DIRS = ['web/src', 'web/public', 'load/fixtures'];
+const INPUT_DIRS = ['web/src', 'web/public', 'load/fixtures', 'sdk/src'];
 
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];

@@ -22,7 +22,7 @@ export function formatTime(iso: string | null): string {
   return new Date(iso).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
-export function formatDuration(from: string | null, to: string | null): string {
+export function formatDuration(from: string | null | undefined, to: string | null | undefined): string {
   if (!from) return '—';
   const ms = (to ? new Date(to).getTime() : Date.now()) - new Date(from).getTime();
   const s = Math.max(0, ms / 1000);

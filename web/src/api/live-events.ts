@@ -28,12 +28,9 @@ export function useLive(): boolean {
 }
 
 function jobIdOf(event: RendermillEvent): string | undefined {
-  const d = event.data as {
-    job_id?: unknown;
-    job?: { id?: unknown };
-    data?: { id?: unknown; job_id?: unknown };
-  };
-  const id = d.job_id ?? d.job?.id ?? d.data?.job_id ?? d.data?.id;
+  // Job events carry the job's state at that moment in `data.job`.
+  const d = event.data as { data?: { job?: { id?: unknown } } };
+  const id = d.data?.job?.id;
   return typeof id === 'string' ? id : undefined;
 }
 

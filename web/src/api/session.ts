@@ -21,7 +21,7 @@ export class Session {
   readonly #listeners = new Set<() => void>();
 
   /** A client without a token: sign-in and the cookie calls. */
-  readonly anonymous = new Rendermill({ baseUrl: '', headers: HEADERS });
+  readonly anonymous = new Rendermill({ headers: HEADERS });
 
   get state(): SessionState {
     return this.#state;
@@ -40,7 +40,6 @@ export class Session {
   /** A client bound to the current access token. */
   client(): Rendermill {
     return new Rendermill({
-      baseUrl: '',
       headers: HEADERS,
       ...(this.#token ? { accessToken: this.#token } : {}),
     });

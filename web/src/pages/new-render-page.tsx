@@ -41,7 +41,7 @@ function parseScenes(text: string): Scene[] | string {
 function fieldErrorsOf(err: unknown): FieldErrors {
   if (err instanceof ValidationError) {
     const out: FieldErrors = {};
-    for (const e of err.paths) out[e.path || '/'] = e.message;
+    for (const e of err.errors) out[e.path || '/'] = e.message;
     return out;
   }
   if (err instanceof UpgradeRequiredError) {

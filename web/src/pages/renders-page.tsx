@@ -1,7 +1,7 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { useLive } from '../api/live-events.ts';
-import type { Job, JobKind, JobStatus, Page } from '../api/rendermill.ts';
+import type { JobKind, JobStatus } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { LoadMore, TableHead } from '../components/table-parts.tsx';
@@ -21,16 +21,14 @@ export function RendersPage() {
     queryKey: ['jobs', { status, kind }],
     initialPageParam: undefined as string | undefined,
     queryFn: ({ pageParam }) =>
-      session.call(async (rm) => {
-        const pages = rm.jobs.list({
+      session.call((rm) =>
+        rm.jobs.page({
           limit: 20,
           ...(status ? { status } : {}),
           ...(kind ? { kind } : {}),
           ...(pageParam ? { cursor: pageParam } : {}),
-        });
-        for await (const page of pages) return page;
-        return { data: [], next_cursor: null } satisfies Page<Job>;
-      }),
+        }),
+      ),
     getNextPageParam: (last) => last.next_cursor ?? undefined,
     // Only without the event stream: poll while something is still moving.
     refetchInterval: (q) =>
