@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { ValidationError } from '../../shared/errors/http-errors.ts';
 
 /**
@@ -49,9 +48,3 @@ function decodeParts(cursor: string): unknown[] {
 function badCursor(): ValidationError {
   return new ValidationError([{ path: '/cursor', message: 'not a cursor this API returned' }]);
 }
-
-/** `?limit=&cursor=` of every list (the list convention of the whole API). */
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().max(200).optional(),
-});

@@ -1,6 +1,7 @@
 import { startSmtpSink } from '../../shared/testing/smtp-sink.ts';
 import { createTestEnv, type TestEnv } from '../../shared/testing/test-env.ts';
 import { type ApiProcess, start } from '../main.ts';
+import { type ContractChecker, createContractChecker } from './contract-check.ts';
 
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;
@@ -18,6 +19,8 @@ export interface TestApi {
     path: string,
     opts?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string },
   ): Promise<HttpResult<T>>;
+  /** The served OpenAPI document's checker; `call` runs every answer through it. */
+  contract: ContractChecker;
   /** Full magic-link flow through the SMTP sink; returns the verify answer. */
   signIn(email: string, opts?: { tenantId?: string }): Promise<SignIn>;
   /** The token from the newest link mailed to `email`. */
@@ -38,6 +41,11 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
   const smtp = await startSmtpSink();
   const env = await createTestEnv({ SMTP_URL: smtp.url, ...overrides });
   const api = await start(env.config);
+  // Every answer is checked against the document the API itself serves (strict: an undocumented
+  // status or a drifting body throws, failing the test that made the call).
+  const contract = createContractChecker(
+    (await (await fetch(`${api.url}/openapi.json`)).json()) as Record<string, unknown>,
+  );
 
   const call: TestApi['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -56,6 +64,7 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
     } catch {
       parsed = {};
     }
+    contract.check({ method, path, status: res.status, contentType: res.headers.get('content-type'), text });
     return { status: res.status, headers: res.headers, body: parsed as never, text };
   };
 
@@ -73,6 +82,7 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
     api,
     smtp,
     call,
+    contract,
     linkToken,
     async signIn(email, opts = {}) {
       const before = smtp.mails.length;

@@ -1,15 +1,13 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 /**
  * Request bodies of job submissions. The API validates with them at the edge; workers parse
  * the stored payload again with the same schema (it may come from older code).
  */
 const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1f2937');
-const httpUrl = z
-  .string()
-  .max(2048)
-  .url('must be a URL')
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL');
+// One check, no refinement after it: zod's URL check parses and tests the scheme together, so a
+// non-URL is a 400 naming the field (a refinement calling `new URL()` threw on it: a 500).
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048);
 const voice = z
   .string()
   .regex(/^[a-z]{2,3}(-[a-z0-9]+)*$/, 'must be a voice like en or en-us')

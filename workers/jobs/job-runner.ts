@@ -2,13 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type { z } from 'zod';
 import { isOpen, type JobRow } from '../../shared/jobs/job-contract.ts';
 import type { JobRepository } from '../../shared/jobs/job-repository.ts';
 import { tenantPlan } from '../../shared/metering/tenant-plan.ts';
 import { recordUsage } from '../../shared/metering/usage-ledger.ts';
 import { reportError } from '../../shared/observability/sentry.ts';
 import type { TenantJobPayload } from '../../shared/queue/queues.ts';
+import type { SafeParser } from '../../shared/validation/parse.ts';
 import { finalizeJob } from './finalize-job.ts';
 import { classifyError, JobCanceledError, StepTimeoutError } from './job-errors.ts';
 import { createJobEvents } from './job-events.ts';
@@ -18,7 +18,8 @@ import type { StepDefinition } from './step.ts';
 /** How a tenant job kind runs: its request schema and ordered steps. */
 export interface JobDefinition<P = unknown> {
   kind: JobRow['kind'];
-  request: z.ZodType<P, z.ZodTypeDef, unknown>;
+  /** zod 3 or zod 4 schema of the stored request. */
+  request: SafeParser<P>;
   steps: StepDefinition<P>[];
 }
 

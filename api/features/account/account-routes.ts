@@ -1,6 +1,9 @@
-import { type Request, Router } from 'express';
+import type { Request } from 'express';
+import { z } from 'zod/v4';
+import { isoTime } from '../../http/contract-schemas.ts';
+import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
-import { requireRole, requireUser } from '../auth/authenticate.ts';
+import { jobViewSchema } from '../jobs/job-schemas.ts';
 import type { AccountActor, AccountService } from './account-service.ts';
 
 function actorOf(req: Request): AccountActor {
@@ -14,23 +17,62 @@ function actorOf(req: Request): AccountActor {
 }
 
 /** Account (README: GDPR export, account deletion): export (admin+), deletion and its cancel (owner). */
-export function accountRoutes(deps: { account: AccountService }): Router {
-  const r = Router();
+export function accountRoutes(deps: { account: AccountService }): Operation[] {
   const { account } = deps;
-
-  r.post('/v1/account/export', requireRole('admin'), async (req, res) => {
-    const job = await account.requestExport(actorOf(req));
-    res.status(202).location(`/v1/jobs/${job.id}`).json(job);
-  });
-
-  // Owner and a person: API keys are never owners, and the recent sign-in is a session's.
-  r.post('/v1/account/delete', requireUser(), requireRole('owner'), async (req, res) => {
-    res.status(202).json(await account.scheduleDeletion(actorOf(req)));
-  });
-
-  r.post('/v1/account/delete/cancel', requireRole('owner'), async (req, res) => {
-    res.status(200).json(await account.cancelDeletion(actorOf(req)));
-  });
-
-  return r;
+  return [
+    defineOperation({
+      operationId: 'requestAccountExport',
+      method: 'post',
+      path: '/v1/account/export',
+      tag: 'account',
+      summary: "Export the tenant's data as a ZIP (a job)",
+      description: 'One export at a time: asking again while one is open answers that job.',
+      auth: 'bearer',
+      role: 'admin',
+      responses: {
+        202: { description: 'The export job', body: jobViewSchema, headers: { Location: '/v1/jobs/<id>' } },
+      },
+      handler: async (_input, req, res) => {
+        const job = await account.requestExport(actorOf(req));
+        res.status(202).location(`/v1/jobs/${job.id}`).json(job);
+      },
+    }),
+    defineOperation({
+      operationId: 'scheduleAccountDeletion',
+      method: 'post',
+      path: '/v1/account/delete',
+      tag: 'account',
+      summary: 'Schedule the deletion of the tenant and its data',
+      description:
+        'Needs an owner signed in with a magic link in the last 15 minutes; runs after ACCOUNT_DELETION_GRACE_SECONDS.',
+      // Owner and a person: API keys are never owners, and the recent sign-in is a session's.
+      auth: 'user',
+      role: 'owner',
+      responses: {
+        202: {
+          description: 'Scheduled (asking twice answers the same date)',
+          body: z.object({ scheduled_for: isoTime, job_id: z.string() }),
+        },
+      },
+      handler: async (_input, req, res) => {
+        res.status(202).json(await account.scheduleDeletion(actorOf(req)));
+      },
+    }),
+    defineOperation({
+      operationId: 'cancelAccountDeletion',
+      method: 'post',
+      path: '/v1/account/delete/cancel',
+      tag: 'account',
+      summary: 'Cancel a scheduled deletion (409 once it has started)',
+      auth: 'bearer',
+      role: 'owner',
+      errors: [409],
+      responses: {
+        200: { description: 'Canceled', body: z.object({ canceled: z.literal(true), job_id: z.string() }) },
+      },
+      handler: async (_input, req, res) => {
+        res.status(200).json(await account.cancelDeletion(actorOf(req)));
+      },
+    }),
+  ];
 }

@@ -1,14 +1,14 @@
-import { Router } from 'express';
 import type { Knex } from 'knex';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { hashSecret, newSecret } from '../../../shared/crypto/tokens.ts';
 import { ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
-import { parseInput } from '../../../shared/validation/parse.ts';
+import { idParam, isoTime, listOf, nullableTime } from '../../http/contract-schemas.ts';
+import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
-import { API_KEY_PREFIX, requireRole } from '../auth/authenticate.ts';
+import { API_KEY_PREFIX } from '../auth/authenticate.ts';
 import type { ApiKeyRow, ApiKeyStore } from './api-key-store.ts';
 
 const createBody = z.object({
@@ -16,6 +16,19 @@ const createBody = z.object({
   /** The role the key acts with; never above its creator's. Default `member` (can submit jobs). */
   role: z.enum(['viewer', 'member', 'admin']).default('member'),
 });
+
+const keyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(['viewer', 'member', 'admin']),
+  prefix: z.string(),
+  last4: z.string(),
+  created_at: isoTime,
+  last_used_at: nullableTime,
+});
+/** Shown once: at creation and rotation. */
+const newKeyView = keyView.extend({ key: z.string() });
+const keyParams = z.object({ id: idParam });
 
 function view(k: ApiKeyRow) {
   return {
@@ -29,6 +42,20 @@ function view(k: ApiKeyRow) {
   };
 }
 
+type Minted = ReturnType<typeof mintKey>;
+
+/** The row of a freshly minted key: only its hash, prefix and last 4 characters are stored. */
+function keyRow(
+  tenantId: string,
+  createdBy: string | null,
+  name: string,
+  role: ApiKeyRow['role'],
+  m: Minted,
+) {
+  const { key: _shownOnce, ...stored } = m;
+  return { id: newId('key'), tenant_id: tenantId, name, role, ...stored, created_by: createdBy };
+}
+
 function mintKey() {
   const key = newSecret(API_KEY_PREFIX, 32);
   return {
@@ -40,86 +67,114 @@ function mintKey() {
 }
 
 /** API keys: admin+ manage them; the secret is shown once, at creation or rotation. */
-export function apiKeyRoutes(deps: { db: Knex; store: ApiKeyStore }): Router {
-  const r = Router();
+export function apiKeyRoutes(deps: { db: Knex; store: ApiKeyStore }): Operation[] {
   const { db, store } = deps;
-
-  r.get('/v1/api-keys', requireRole('admin'), async (req, res) => {
-    const keys = await store.list(db, principalOf(req).tenantId);
-    res.json({ data: keys.map(view), next_cursor: null });
-  });
-
-  r.post('/v1/api-keys', requireRole('admin'), async (req, res) => {
-    const p = principalOf(req);
-    const body = parseInput(createBody, req.body);
-    if (!roleAtLeast(p.role, body.role))
-      throw new ForbiddenError('A key cannot have a higher role than its creator');
-    const minted = mintKey();
-    const created = await db.transaction(async (trx) => {
-      const row = await store.insert(trx, {
-        id: newId('key'),
-        tenant_id: p.tenantId,
-        name: body.name,
-        role: body.role,
-        prefix: minted.prefix,
-        last4: minted.last4,
-        key_hash: minted.key_hash,
-        created_by: p.userId,
-      });
-      await appendAudit(trx, {
-        ...auditActor(req),
-        action: 'api_key.created',
-        targetType: 'api_key',
-        targetId: row.id,
-      });
-      return row;
-    });
-    res.status(201).json({ ...view(created), key: minted.key });
-  });
-
-  r.delete('/v1/api-keys/:id', requireRole('admin'), async (req, res) => {
-    const p = principalOf(req);
-    await db.transaction(async (trx) => {
-      if (!(await store.revoke(trx, p.tenantId, String(req.params.id))))
-        throw new NotFoundError('API key not found');
-      await appendAudit(trx, {
-        ...auditActor(req),
-        action: 'api_key.deleted',
-        targetType: 'api_key',
-        targetId: String(req.params.id),
-      });
-    });
-    res.status(204).end();
-  });
-
-  r.post('/v1/api-keys/:id/rotate', requireRole('admin'), async (req, res) => {
-    const p = principalOf(req);
-    const minted = mintKey();
-    const created = await db.transaction(async (trx) => {
-      const old = await store.find(trx, p.tenantId, String(req.params.id));
-      if (!old || !(await store.revoke(trx, p.tenantId, old.id)))
-        throw new NotFoundError('API key not found');
-      const row = await store.insert(trx, {
-        id: newId('key'),
-        tenant_id: p.tenantId,
-        name: old.name,
-        role: old.role,
-        prefix: minted.prefix,
-        last4: minted.last4,
-        key_hash: minted.key_hash,
-        created_by: p.userId,
-      });
-      await appendAudit(trx, {
-        ...auditActor(req),
-        action: 'api_key.rotated',
-        targetType: 'api_key',
-        targetId: row.id,
-        metadata: { replaces: old.id },
-      });
-      return row;
-    });
-    res.status(201).json({ ...view(created), key: minted.key });
-  });
-
-  return r;
+  const common = { tag: 'api-keys', auth: 'bearer', role: 'admin' } as const;
+  return [
+    defineOperation({
+      ...common,
+      operationId: 'listApiKeys',
+      method: 'get',
+      path: '/v1/api-keys',
+      summary: 'List API keys (prefix and last 4 characters; never the key)',
+      responses: { 200: { description: 'The keys', body: listOf(keyView) } },
+      handler: async (_input, req, res) => {
+        const keys = await store.list(db, principalOf(req).tenantId);
+        res.json({ data: keys.map(view), next_cursor: null });
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'createApiKey',
+      method: 'post',
+      path: '/v1/api-keys',
+      summary: 'Create an API key (shown once)',
+      description: "A key's role is never above its creator's.",
+      body: createBody,
+      bodyExample: { name: 'ci', role: 'member' },
+      responses: {
+        201: {
+          description: 'The key, with its secret',
+          body: newKeyView,
+          example: {
+            id: 'key_v7-LqT0aB1cD2eF',
+            name: 'ci',
+            role: 'member',
+            prefix: 'rm_live_dp3f',
+            last4: '5Jxo',
+            created_at: '2026-11-20T10:00:00.000Z',
+            last_used_at: null,
+            key: 'rm_live_dp3f6e2s_qByb28mw5Jxo',
+          },
+        },
+      },
+      handler: async ({ body }, req, res) => {
+        const p = principalOf(req);
+        if (!roleAtLeast(p.role, body.role))
+          throw new ForbiddenError('A key cannot have a higher role than its creator');
+        const minted = mintKey();
+        const created = await db.transaction(async (trx) => {
+          const row = await store.insert(trx, keyRow(p.tenantId, p.userId, body.name, body.role, minted));
+          await appendAudit(trx, {
+            ...auditActor(req),
+            action: 'api_key.created',
+            targetType: 'api_key',
+            targetId: row.id,
+          });
+          return row;
+        });
+        res.status(201).json({ ...view(created), key: minted.key });
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'deleteApiKey',
+      method: 'delete',
+      path: '/v1/api-keys/:id',
+      summary: 'Revoke an API key',
+      params: keyParams,
+      responses: { 204: { description: 'Revoked' } },
+      handler: async ({ params }, req, res) => {
+        const p = principalOf(req);
+        await db.transaction(async (trx) => {
+          if (!(await store.revoke(trx, p.tenantId, params.id))) throw new NotFoundError('API key not found');
+          await appendAudit(trx, {
+            ...auditActor(req),
+            action: 'api_key.deleted',
+            targetType: 'api_key',
+            targetId: params.id,
+          });
+        });
+        res.status(204).end();
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'rotateApiKey',
+      method: 'post',
+      path: '/v1/api-keys/:id/rotate',
+      summary: 'Replace an API key with a new one (the old one stops at once)',
+      params: keyParams,
+      responses: { 201: { description: 'The new key, with its secret', body: newKeyView } },
+      handler: async ({ params }, req, res) => {
+        const p = principalOf(req);
+        const minted = mintKey();
+        const created = await db.transaction(async (trx) => {
+          const old = await store.find(trx, p.tenantId, params.id);
+          if (!old || !(await store.revoke(trx, p.tenantId, old.id)))
+            throw new NotFoundError('API key not found');
+          const row = await store.insert(trx, keyRow(p.tenantId, p.userId, old.name, old.role, minted));
+          await appendAudit(trx, {
+            ...auditActor(req),
+            action: 'api_key.rotated',
+            targetType: 'api_key',
+            targetId: row.id,
+            metadata: { replaces: old.id },
+          });
+          return row;
+        });
+        res.status(201).json({ ...view(created), key: minted.key });
+      },
+    }),
+  ];
 }

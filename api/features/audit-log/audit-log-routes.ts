@@ -1,16 +1,10 @@
-import { Router } from 'express';
 import type { Knex } from 'knex';
-import { z } from 'zod';
-import { parseInput } from '../../../shared/validation/parse.ts';
+import { z } from 'zod/v4';
+import { isoTime, listOf, rfc3339Query } from '../../http/contract-schemas.ts';
 import { decodeIdCursor, encodeCursor } from '../../http/keyset-cursor.ts';
+import { defineOperation, type Operation } from '../../http/operation.ts';
 import { principalOf } from '../../http/request-context.ts';
-import { requireRole } from '../auth/authenticate.ts';
 import type { AuditLogStore, AuditRow } from './audit-log-store.ts';
-
-const rfc3339 = z
-  .string()
-  .datetime({ offset: true, message: 'must be an RFC 3339 time, e.g. 2026-11-20T10:00:00Z' })
-  .transform((v) => new Date(v));
 
 const listQuery = z
   .object({
@@ -25,10 +19,23 @@ const listQuery = z
       .max(100)
       .optional(),
     actor_id: z.string().min(1).max(100).optional(),
-    from: rfc3339.optional(),
-    to: rfc3339.optional(),
+    from: rfc3339Query.optional(),
+    to: rfc3339Query.optional(),
   })
   .refine((q) => !(q.from && q.to) || q.from < q.to, { path: ['to'], message: 'must be after from' });
+
+const entryView = z.object({
+  id: z.string(),
+  action: z.string(),
+  actor_type: z.string(),
+  actor_id: z.string().nullable(),
+  target_type: z.string().nullable(),
+  target_id: z.string().nullable(),
+  request_id: z.string().nullable(),
+  ip: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  created_at: isoTime,
+});
 
 const view = (a: AuditRow) => ({
   id: String(a.id),
@@ -44,24 +51,37 @@ const view = (a: AuditRow) => ({
 });
 
 /** `GET /v1/audit-log` (admin+): newest first, filters combine with AND. */
-export function auditLogRoutes(deps: { db: Knex; store: AuditLogStore }): Router {
-  const r = Router();
-  r.get('/v1/audit-log', requireRole('admin'), async (req, res) => {
-    const q = parseInput(listQuery, req.query);
-    const rows = await deps.store.list(deps.db, principalOf(req).tenantId, {
-      limit: q.limit,
-      ...(q.action ? { action: q.action } : {}),
-      ...(q.actor_id ? { actorId: q.actor_id } : {}),
-      ...(q.from ? { from: q.from } : {}),
-      ...(q.to ? { to: q.to } : {}),
-      ...(q.cursor !== undefined ? { beforeId: decodeIdCursor(q.cursor) } : {}),
-    });
-    const data = rows.slice(0, q.limit);
-    const last = data.at(-1);
-    res.json({
-      data: data.map(view),
-      next_cursor: rows.length > q.limit && last ? encodeCursor([last.id]) : null,
-    });
-  });
-  return r;
+export function auditLogRoutes(deps: { db: Knex; store: AuditLogStore }): Operation[] {
+  return [
+    defineOperation({
+      operationId: 'listAuditLog',
+      method: 'get',
+      path: '/v1/audit-log',
+      tag: 'audit-log',
+      summary: 'The audit log, newest first',
+      description:
+        '`action` exact or a family (`member.*`), `actor_id`, `from` (inclusive) and `to` (exclusive) as RFC 3339 times.',
+      auth: 'bearer',
+      role: 'admin',
+      query: listQuery,
+      queryExample: { action: 'member.*', from: '2026-11-01T00:00:00Z', limit: '50' },
+      responses: { 200: { description: 'One page of entries', body: listOf(entryView) } },
+      handler: async ({ query: q }, req, res) => {
+        const rows = await deps.store.list(deps.db, principalOf(req).tenantId, {
+          limit: q.limit,
+          ...(q.action ? { action: q.action } : {}),
+          ...(q.actor_id ? { actorId: q.actor_id } : {}),
+          ...(q.from ? { from: q.from } : {}),
+          ...(q.to ? { to: q.to } : {}),
+          ...(q.cursor !== undefined ? { beforeId: decodeIdCursor(q.cursor) } : {}),
+        });
+        const data = rows.slice(0, q.limit);
+        const last = data.at(-1);
+        res.json({
+          data: data.map(view),
+          next_cursor: rows.length > q.limit && last ? encodeCursor([last.id]) : null,
+        });
+      },
+    }),
+  ];
 }

@@ -1,40 +1,67 @@
 import { pipeline } from 'node:stream/promises';
-import { Router } from 'express';
+import { z } from 'zod/v4';
 import { NotFoundError } from '../../../shared/errors/http-errors.ts';
+import { idParam } from '../../http/contract-schemas.ts';
+import { defineOperation, type Operation } from '../../http/operation.ts';
 import type { JobService } from './job-service.ts';
 
 /**
  * `GET /v1/files/:jobId?expires=&sig=`: no bearer token, the HMAC signature is the credential
- * (so browsers, curl -L and media players can follow the redirect). Mounted before `authed`.
+ * (so browsers, curl -L and media players can follow the redirect).
  */
-export function fileRoutes(deps: { jobs: JobService }): Router {
-  const r = Router();
-
-  r.get('/v1/files/:jobId', async (req, res, next) => {
-    const file = await deps.jobs.download(String(req.params.jobId), {
-      expires: req.query.expires,
-      sig: req.query.sig,
-    });
-    const headers = {
-      'Content-Type': file.contentType,
-      // Job ids are base64url, so the filename needs no escaping.
-      'Content-Disposition': `attachment; filename="${file.filename}"`,
-      'Cache-Control': 'private, no-store',
-    };
-    if (file.localPath) {
-      // sendFile answers Range requests (seeking in players, resumed downloads).
-      res.sendFile(file.localPath, { headers, cacheControl: false, dotfiles: 'allow' }, (err) => {
-        if (!err || res.headersSent) return; // after headers, the client went away: nothing to answer
-        next(
-          (err as { status?: number }).status === 404 ? new NotFoundError('The output file is missing') : err,
-        );
-      });
-      return;
-    }
-    const stream = await file.open();
-    res.set(headers);
-    await pipeline(stream, res);
-  });
-
-  return r;
+export function fileRoutes(deps: { jobs: JobService }): Operation[] {
+  return [
+    defineOperation({
+      operationId: 'downloadFile',
+      method: 'get',
+      path: '/v1/files/:jobId',
+      tag: 'jobs',
+      summary: 'A job output, through the signed link GET /v1/jobs/{id}/output redirects to',
+      description: 'Answers Range requests. 403 when the signature is wrong or expired.',
+      auth: 'signed-url',
+      params: z.object({ jobId: idParam }),
+      query: z.object({
+        expires: z.string().max(32).optional().describe('Unix time the link stops working'),
+        sig: z.string().max(256).optional().describe('HMAC-SHA256 of the job id and expiry'),
+      }),
+      queryExample: { expires: '1795000000', sig: '3f1c0e…' },
+      errors: [403],
+      responses: {
+        200: {
+          description: 'The file (video/mp4, audio/wav, audio/mpeg, image/png or application/zip)',
+          contentType: 'application/octet-stream',
+          headers: { 'Content-Disposition': 'attachment; filename="<job id>.<ext>"' },
+        },
+      },
+      handler: async ({ params, query }, _req, res) => {
+        const file = await deps.jobs.download(params.jobId, { expires: query.expires, sig: query.sig });
+        const headers = {
+          'Content-Type': file.contentType,
+          // Job ids are base64url, so the filename needs no escaping.
+          'Content-Disposition': `attachment; filename="${file.filename}"`,
+          'Cache-Control': 'private, no-store',
+        };
+        if (file.localPath) {
+          const localPath = file.localPath;
+          // sendFile answers Range requests (seeking in players, resumed downloads).
+          await new Promise<void>((resolve, reject) => {
+            res.sendFile(localPath, { headers, cacheControl: false, dotfiles: 'allow' }, (err) => {
+              if (!err || res.headersSent)
+                resolve(); // after headers, the client went away: nothing to answer
+              else
+                reject(
+                  (err as { status?: number }).status === 404
+                    ? new NotFoundError('The output file is missing')
+                    : err,
+                );
+            });
+          });
+          return;
+        }
+        const stream = await file.open();
+        res.set(headers);
+        await pipeline(stream, res);
+      },
+    }),
+  ];
 }

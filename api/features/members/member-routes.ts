@@ -1,19 +1,25 @@
-import { type Request, Router } from 'express';
+import type { Request } from 'express';
 import type { Knex } from 'knex';
-import { z } from 'zod';
-import { ROLES } from '../../../shared/auth/roles.ts';
-import { parseInput } from '../../../shared/validation/parse.ts';
-import { decodeTimeCursor, encodeCursor, pageQuery } from '../../http/keyset-cursor.ts';
+import { z } from 'zod/v4';
+import { idParam, isoTime, listOf, pageQuery, roleEnum } from '../../http/contract-schemas.ts';
+import { decodeTimeCursor, encodeCursor } from '../../http/keyset-cursor.ts';
+import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
-import { requireRole } from '../auth/authenticate.ts';
+import { emailField } from '../auth/auth-routes.ts';
 import type { MemberActor, MemberService } from './member-service.ts';
 import type { InviteRow, MemberRow, MemberStore } from './member-store.ts';
 
-const inviteBody = z.object({
-  email: z.string().trim().toLowerCase().email('must be a valid email address').max(254),
-  role: z.enum(ROLES),
+const inviteBody = z.object({ email: emailField, role: roleEnum });
+const roleBody = z.object({ role: roleEnum });
+const memberSchema = z.object({ user_id: z.string(), email: z.string(), role: roleEnum, joined_at: isoTime });
+const inviteSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  role: roleEnum,
+  invited_by: z.string().nullable(),
+  created_at: isoTime,
+  expires_at: isoTime,
 });
-const roleBody = z.object({ role: z.enum(ROLES) });
 
 function actorOf(req: Request): MemberActor {
   const p = principalOf(req);
@@ -52,45 +58,108 @@ function page<R extends { position: string }, V>(
 }
 
 /** Members and invites (README: Teams, sessions and the audit log). Reading is viewer+, managing is admin+. */
-export function memberRoutes(deps: { db: Knex; store: MemberStore; members: MemberService }): Router {
-  const r = Router();
+export function memberRoutes(deps: { db: Knex; store: MemberStore; members: MemberService }): Operation[] {
   const { db, store, members } = deps;
-
-  r.get('/v1/members', requireRole('viewer'), async (req, res) => {
-    const q = parseInput(pageQuery, req.query);
-    const after = q.cursor === undefined ? undefined : decodeTimeCursor(q.cursor);
-    const rows = await store.list(db, principalOf(req).tenantId, q.limit, after);
-    res.json(page(rows, q.limit, (m) => m.user_id, memberView));
-  });
-
-  r.patch('/v1/members/:user_id', requireRole('admin'), async (req, res) => {
-    const userId = String(req.params.user_id);
-    const { role } = parseInput(roleBody, req.body);
-    res.json(memberView(await members.changeRole(actorOf(req), userId, role)));
-  });
-
-  r.delete('/v1/members/:user_id', requireRole('admin'), async (req, res) => {
-    await members.remove(actorOf(req), String(req.params.user_id));
-    res.status(204).end();
-  });
-
-  // Invitees' addresses are personal data of people who have not joined: admins only.
-  r.get('/v1/invites', requireRole('admin'), async (req, res) => {
-    const q = parseInput(pageQuery, req.query);
-    const after = q.cursor === undefined ? undefined : decodeTimeCursor(q.cursor);
-    const rows = await store.listInvites(db, principalOf(req).tenantId, q.limit, after);
-    res.json(page(rows, q.limit, (i) => i.id, inviteView));
-  });
-
-  r.post('/v1/invites', requireRole('admin'), async (req, res) => {
-    const body = parseInput(inviteBody, req.body);
-    res.status(201).json(await members.invite(actorOf(req), body.email, body.role));
-  });
-
-  r.delete('/v1/invites/:id', requireRole('admin'), async (req, res) => {
-    await members.revokeInvite(actorOf(req), String(req.params.id));
-    res.status(204).end();
-  });
-
-  return r;
+  const common = { tag: 'members', auth: 'bearer' } as const;
+  const memberParams = z.object({ user_id: idParam });
+  return [
+    defineOperation({
+      ...common,
+      operationId: 'listMembers',
+      method: 'get',
+      path: '/v1/members',
+      summary: 'Who is in the team',
+      query: pageQuery,
+      queryExample: { limit: '50' },
+      responses: { 200: { description: 'One page of members', body: listOf(memberSchema) } },
+      handler: async ({ query }, req, res) => {
+        const after = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor);
+        const rows = await store.list(db, principalOf(req).tenantId, query.limit, after);
+        res.json(page(rows, query.limit, (m) => m.user_id, memberView));
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'changeMemberRole',
+      method: 'patch',
+      path: '/v1/members/:user_id',
+      summary: "Change a member's role",
+      description: 'Only an owner grants or revokes owner; the last owner cannot be demoted (409).',
+      role: 'admin',
+      params: memberParams,
+      body: roleBody,
+      bodyExample: { role: 'viewer' },
+      errors: [409],
+      responses: { 200: { description: 'The member', body: memberSchema } },
+      handler: async ({ params, body }, req, res) => {
+        res.json(memberView(await members.changeRole(actorOf(req), params.user_id, body.role)));
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'removeMember',
+      method: 'delete',
+      path: '/v1/members/:user_id',
+      summary: 'Remove a member (their sessions for this tenant end)',
+      role: 'admin',
+      params: memberParams,
+      errors: [409],
+      responses: { 204: { description: 'Removed' } },
+      handler: async ({ params }, req, res) => {
+        await members.remove(actorOf(req), params.user_id);
+        res.status(204).end();
+      },
+    }),
+    // Invitees' addresses are personal data of people who have not joined: admins only.
+    defineOperation({
+      ...common,
+      operationId: 'listInvites',
+      method: 'get',
+      path: '/v1/invites',
+      summary: 'Pending invites',
+      role: 'admin',
+      query: pageQuery,
+      queryExample: { limit: '50' },
+      responses: { 200: { description: 'One page of invites', body: listOf(inviteSchema) } },
+      handler: async ({ query }, req, res) => {
+        const after = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor);
+        const rows = await store.listInvites(db, principalOf(req).tenantId, query.limit, after);
+        res.json(page(rows, query.limit, (i) => i.id, inviteView));
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'createInvite',
+      method: 'post',
+      path: '/v1/invites',
+      summary: 'Invite someone by email (never above your own role)',
+      role: 'admin',
+      body: inviteBody,
+      bodyExample: { email: 'ada@example.com', role: 'member' },
+      errors: [409],
+      responses: {
+        201: {
+          description: 'The invite (the link is mailed)',
+          body: z.object({ id: z.string(), email: z.string(), role: roleEnum, expires_at: isoTime }),
+        },
+      },
+      handler: async ({ body }, req, res) => {
+        res.status(201).json(await members.invite(actorOf(req), body.email, body.role));
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'deleteInvite',
+      method: 'delete',
+      path: '/v1/invites/:id',
+      summary: 'Withdraw an invite',
+      role: 'admin',
+      params: z.object({ id: idParam }),
+      responses: { 204: { description: 'Withdrawn' } },
+      handler: async ({ params }, req, res) => {
+        await members.revokeInvite(actorOf(req), params.id);
+        res.status(204).end();
+      },
+    }),
+  ];
 }

@@ -1,7 +1,8 @@
-import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
+import { z } from 'zod/v4';
+import { defineOperation, type Operation } from '../../http/operation.ts';
 
 const READY_CHECK_MS = 750;
 
@@ -12,29 +13,63 @@ function within<T>(ms: number, p: Promise<T>): Promise<T> {
   ]);
 }
 
+const readiness = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.object({ postgres: z.enum(['ok', 'down']), redis: z.enum(['ok', 'down']) }),
+});
+
 /** Liveness, readiness (Postgres and Redis answer; 503 within 1 s otherwise) and Prometheus metrics. */
-export function opsRoutes(deps: { db: Knex; redis: Redis; registry: Registry }): Router {
-  const r = Router();
-  r.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  r.get('/readyz', async (_req, res) => {
-    // 750 ms per check, run together: the answer (503 included) leaves within the promised 1 s
-    // with room for the event loop and the HTTP round trip.
-    const [pg, redis] = await Promise.allSettled([
-      within(READY_CHECK_MS, deps.db.raw('select 1')),
-      within(READY_CHECK_MS, deps.redis.ping()),
-    ]);
-    const checks = {
-      postgres: pg.status === 'fulfilled' ? 'ok' : 'down',
-      redis: redis.status === 'fulfilled' ? 'ok' : 'down',
-    };
-    const ok = checks.postgres === 'ok' && checks.redis === 'ok';
-    if (!ok) res.setHeader('Retry-After', '5');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
-  });
-  r.get('/metrics', async (_req, res) => {
-    res.type(deps.registry.contentType).send(await deps.registry.metrics());
-  });
-  return r;
+export function opsRoutes(deps: { db: Knex; redis: Redis; registry: Registry }): Operation[] {
+  const common = { method: 'get', tag: 'ops', auth: 'public' } as const;
+  return [
+    defineOperation({
+      ...common,
+      operationId: 'getHealth',
+      path: '/healthz',
+      summary: 'Liveness: the process is up',
+      responses: { 200: { description: 'Up', body: z.object({ status: z.literal('ok') }) } },
+      handler: (_input, _req, res) => {
+        res.json({ status: 'ok' });
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'getReadiness',
+      path: '/readyz',
+      summary: 'Readiness: Postgres and Redis answer (503 within 1 s otherwise)',
+      responses: {
+        200: { description: 'Ready', body: readiness },
+        503: {
+          description: 'Not ready; see Retry-After',
+          body: readiness,
+          headers: { 'Retry-After': 'seconds' },
+        },
+      },
+      handler: async (_input, _req, res) => {
+        // 750 ms per check, run together: the answer (503 included) leaves within the promised 1 s
+        // with room for the event loop and the HTTP round trip.
+        const [pg, redis] = await Promise.allSettled([
+          within(READY_CHECK_MS, deps.db.raw('select 1')),
+          within(READY_CHECK_MS, deps.redis.ping()),
+        ]);
+        const checks = {
+          postgres: pg.status === 'fulfilled' ? 'ok' : 'down',
+          redis: redis.status === 'fulfilled' ? 'ok' : 'down',
+        };
+        const ok = checks.postgres === 'ok' && checks.redis === 'ok';
+        if (!ok) res.setHeader('Retry-After', '5');
+        res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
+      },
+    }),
+    defineOperation({
+      ...common,
+      operationId: 'getMetrics',
+      path: '/metrics',
+      summary: 'Prometheus metrics (text exposition format)',
+      responses: { 200: { description: 'Metrics', contentType: 'text/plain', body: z.string() } },
+      handler: async (_input, _req, res) => {
+        res.type(deps.registry.contentType).send(await deps.registry.metrics());
+      },
+    }),
+  ];
 }
