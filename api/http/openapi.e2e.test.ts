@@ -54,6 +54,18 @@ describe('the OpenAPI document', () => {
     await t?.close();
   });
 
+  it('when callback_url is not a URL, then the render is a 400 naming /callback_url, not a 500', async () => {
+    const owner = await t.signIn('contract@openapi.example.com');
+    for (const callback_url of ['not a url', 'ftp://example.com/x', '', 'http://']) {
+      const r = await t.call('POST', '/v1/renders', {
+        token: owner.access_token,
+        body: { ...readFixture('render-short'), callback_url },
+      });
+      expect(r.status, callback_url).toBe(400);
+      expect((r.body.errors as Array<{ path: string }>).map((e) => e.path)).toContain('/callback_url');
+    }
+  });
+
   it('when GET /openapi.json is validated, then it is a valid OpenAPI 3.1 document', async () => {
     const validator = new Validator();
     const result = await validator.validate(structuredClone(doc));
@@ -117,18 +129,6 @@ describe('the OpenAPI document', () => {
     }
     const schemes = (doc.components as { securitySchemes: Json }).securitySchemes;
     expect(Object.keys(schemes)).toEqual(expect.arrayContaining(['accessToken', 'apiKey']));
-  });
-
-  it('when callback_url is not a URL, then the render is a 400 naming /callback_url, not a 500', async () => {
-    const owner = await t.signIn('contract@openapi.example.com');
-    for (const callback_url of ['not a url', 'ftp://example.com/x', '', 'http://']) {
-      const r = await t.call('POST', '/v1/renders', {
-        token: owner.access_token,
-        body: { ...readFixture('render-short'), callback_url },
-      });
-      expect(r.status, callback_url).toBe(400);
-      expect((r.body.errors as Array<{ path: string }>).map((e) => e.path)).toContain('/callback_url');
-    }
   });
 
   it('when an answer drifts from its schema or status, then the harness check throws', () => {

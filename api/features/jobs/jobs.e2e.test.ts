@@ -156,7 +156,7 @@ describe('submission validation', () => {
       '/scenes/1/duration',
     ],
     ['a negative duration', { scenes: [{ duration: -1 }] }, '/scenes/0/duration'],
-    ['an unknown field', { scenes: [scene()], colour: 'blue' }, ''],
+    ['an unknown field', { scenes: [scene()], colour: 'blue' }, '/colour'],
   ])('when the body has %s, then it answers 400 naming %s and writes nothing', async (_what, body, path) => {
     const before = await jobCount();
     const r = await k.t.call('POST', '/v1/renders', { token, body });
