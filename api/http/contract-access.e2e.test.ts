@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, roleAtLeast } from '../../shared/auth/roles.ts';
 import {
   createWorld,
-  type DocOp,
   minRole,
   needsBearer,
   pathParamNames,

@@ -5,8 +5,8 @@ import { readFixture } from '../../shared/testing/fixtures.ts';
 import { createApp } from '../app.ts';
 import { BACKUPS_PATH } from '../features/ops/backup-routes.ts';
 import { DASHBOARD_PATH } from '../features/ops/queue-dashboard.ts';
-import { SIGN_IN_LINK_PATH } from './web-app.ts';
 import { startTestApi, type TestApi } from '../testing/api-harness.ts';
+import { SIGN_IN_LINK_PATH } from './web-app.ts';
 
 type Json = Record<string, unknown>;
 interface Layer {
