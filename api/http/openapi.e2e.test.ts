@@ -34,6 +34,7 @@ function mountedRoutes(app: Express): string[] {
   return out
     .map((r) => r.replace(/:([A-Za-z0-9_]+)/g, '{$1}'))
     .filter((r) => !r.split(' ')[1]!.startsWith(DASHBOARD_PATH)) // bull-board: operators' UI, not the API
+    .filter((r) => r !== `GET ${BACKUPS_PATH}`) // operators' Basic-auth backup status, like the dashboard
     .filter((r) => r !== `GET ${SIGN_IN_LINK_PATH}`) // the dashboard's page (a redirect while it is not built)
     .sort();
 }
