@@ -24,7 +24,12 @@ const breaker = {
 };
 
 async function stepEngines(t: TestWorker, jobId: string): Promise<Record<string, string | null>> {
-  const steps = await t.env.db('job_steps').where({ job_id: jobId }).orderBy('position');
+  // The job's own steps; a render's per-scene segment-NN rows have no engine of their own.
+  const steps = await t.env
+    .db('job_steps')
+    .where({ job_id: jobId })
+    .whereNot('name', 'like', 'segment-%')
+    .orderBy('position');
   return Object.fromEntries(
     steps.map((s: { name: string; voice_engine: string | null }) => [s.name, s.voice_engine]),
   );
