@@ -15,6 +15,8 @@ export const planSchema = z.object({
   price_monthly_usd: z.number().nullable(),
   description: z.string().nullable(),
   trial_days: z.number().int().nullable(),
+  /** USD per metric unit past the included amount (plans with overage). */
+  overage_usd: z.partialRecord(z.enum(METRICS), z.number()),
 });
 
 /** `GET /v1/plans`: the plan catalogue, public (no token), limits in metric units. */
