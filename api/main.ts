@@ -14,7 +14,7 @@ import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis, createRequestRedis } from '../shared/redis/redis.ts';
-import { createLocalStorage } from '../shared/storage/local-storage.ts';
+import { createStorage } from '../shared/storage/create-storage.ts';
 import { type ApiDeps, createApp } from './app.ts';
 import { createAccountService } from './features/account/account-service.ts';
 import { createAccountStore } from './features/account/account-store.ts';
@@ -74,7 +74,8 @@ export async function start(config: Config): Promise<ApiProcess> {
   });
   // Enqueues on the request connection: a dead Redis fails the add in ~2 s and the reconciler takes over.
   const producer = createProducer(redis, config.REDIS_PREFIX);
-  const storage = createLocalStorage(config.STORAGE_DIR);
+  const store = createStorage(config);
+  const { storage } = store;
   const events = createEventWriter({
     redis,
     redisPrefix: config.REDIS_PREFIX,
@@ -176,7 +177,7 @@ export async function start(config: Config): Promise<ApiProcess> {
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   const port = (server.address() as AddressInfo).port;
-  logger.info({ port, public_url: config.PUBLIC_URL }, 'api listening');
+  logger.info({ port, public_url: config.PUBLIC_URL, storage: store.backend }, 'api listening');
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -196,6 +197,7 @@ export async function start(config: Config): Promise<ApiProcess> {
       mailer.close();
       await producer.close();
       redis.disconnect();
+      store.close();
       await db.destroy();
       await flushSentry();
       logger.info('api stopped');

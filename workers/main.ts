@@ -15,7 +15,7 @@ import { flushSentry, initSentry, reportError } from '../shared/observability/se
 import { createProducer } from '../shared/queue/producer.ts';
 import { ALL_QUEUES, bullPrefix, QUEUES, type QueueName } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
-import { createLocalStorage } from '../shared/storage/local-storage.ts';
+import { createStorage } from '../shared/storage/create-storage.ts';
 import type { WorkerServices } from './jobs/services.ts';
 import { createEspeakProvider } from './media/tts/espeak-provider.ts';
 import { createHttpTtsProvider } from './media/tts/http-provider.ts';
@@ -48,6 +48,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
     apiUrl: config.STRIPE_API_URL,
     maxNetworkRetries: 0,
   });
+  const store = createStorage(config);
   const services: WorkerServices = {
     config,
     db,
@@ -58,7 +59,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
       outboxDir: config.DEV_OUTBOX_DIR,
       logger,
     }),
-    storage: createLocalStorage(config.STORAGE_DIR),
+    storage: store.storage,
     tts,
     producer,
     metrics,
@@ -153,6 +154,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
       metrics_port: port,
       tts: tts.name,
       tts_fallback: config.TTS_HTTP_URL ? config.TTS_FALLBACK : undefined,
+      storage: store.backend,
     },
     'worker started',
   );
@@ -169,6 +171,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
       services.mailer.close();
       tts.close?.();
       connection.disconnect();
+      store.close();
       await db.destroy();
       await flushSentry();
       logger.info('worker stopped');

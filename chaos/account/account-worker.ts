@@ -9,7 +9,7 @@ import { createMetrics } from '../../shared/metrics/metrics.ts';
 import { createProducer } from '../../shared/queue/producer.ts';
 import { bullPrefix, JOB_NAMES, QUEUES, tenantJobPayload } from '../../shared/queue/queues.ts';
 import { createRedis } from '../../shared/redis/redis.ts';
-import { createLocalStorage } from '../../shared/storage/local-storage.ts';
+import { createStorage } from '../../shared/storage/create-storage.ts';
 import { runTenantJob } from '../../workers/jobs/job-runner.ts';
 import type { WorkerServices } from '../../workers/jobs/services.ts';
 import type { AccountBilling } from '../../workers/jobs/step.ts';
@@ -38,7 +38,7 @@ export async function startAccountWorker(config: Config, extra: { billing?: Acco
     db,
     logger,
     mailer,
-    storage: createLocalStorage(config.STORAGE_DIR),
+    storage: createStorage(config).storage,
     producer,
     metrics: createMetrics('worker'),
     events: createEventWriter({ redis: connection, redisPrefix: config.REDIS_PREFIX, logger }),

@@ -73,18 +73,26 @@ describe('loadConfig', () => {
     ).toEqual(['127.0.0.1', '10.0.0.0/8', 'tts.internal', '::1']);
   });
 
-  it('when all S3 settings are given, then startup refuses them instead of silently using the local disk', () => {
-    const all = {
-      S3_ENDPOINT: 'https://s3.example.com',
-      S3_BUCKET: 'b',
+  it('when S3_BUCKET and the other S3 settings are given, then S3 storage is configured', () => {
+    const c = loadConfig({
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_BUCKET: 'rendermill',
       S3_ACCESS_KEY_ID: 'k',
       S3_SECRET_ACCESS_KEY: 's',
-    };
-    expect(errorOf(all).message).toContain('S3_ENDPOINT');
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+    expect(c).toMatchObject({ S3_BUCKET: 'rendermill', S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true });
   });
 
-  it('when only part of the S3 settings is given, then the error says they go together', () => {
+  it('when S3 settings come without S3_BUCKET, then startup stops naming S3_BUCKET', () => {
     expect(errorOf({ S3_ENDPOINT: 'https://s3.example.com' }).message).toContain('S3_BUCKET');
+  });
+
+  it('when only one of the S3 key pair is given, then the error names the missing one', () => {
+    expect(errorOf({ S3_BUCKET: 'rendermill', S3_ACCESS_KEY_ID: 'k' }).message).toContain(
+      'S3_SECRET_ACCESS_KEY',
+    );
+    expect(errorOf({ S3_BUCKET: 'Not_A_Bucket' }).message).toContain('S3_BUCKET');
   });
 });
 

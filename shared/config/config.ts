@@ -59,12 +59,26 @@ export const configSchema = z
     DEV_OUTBOX_DIR: z.string().default('.data/outbox'),
     /** The built dashboard (`npm run build:web`) the API serves at `/`; missing: the API runs alone. */
     WEB_DIST_DIR: z.string().default('web/dist'),
-    /** Local output store. */
+    /** Local output store (used when S3_BUCKET is unset). */
     STORAGE_DIR: z.string().default('.data/storage'),
+    /** S3 bucket for outputs, exports and the media cache; setting it selects S3 storage. */
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
+      .optional(),
+    /** S3-compatible endpoint (MinIO, R2, …); unset = AWS S3 in S3_REGION. */
     S3_ENDPOINT: z.string().url().optional(),
-    S3_BUCKET: z.string().optional(),
+    /** Endpoint clients reach for presigned downloads when it differs from S3_ENDPOINT (e.g. compose). */
+    S3_PUBLIC_ENDPOINT: z.string().url().optional(),
+    /** Region of the bucket (MinIO and s3rver accept any). */
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    /** Static S3 credentials; unset = the SDK's default chain (env, instance or pod role). */
     S3_ACCESS_KEY_ID: z.string().optional(),
     S3_SECRET_ACCESS_KEY: z.string().optional(),
+    /** Path-style URLs (endpoint/bucket/key), which MinIO needs. */
+    S3_FORCE_PATH_STYLE: bool.default('false'),
+    /** Deadline of one S3 request (until response headers; also the longest idle socket), seconds. */
+    S3_REQUEST_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(60),
     /** Stripe secret key. Unset: billing runs in local-ledger mode. */
     STRIPE_SECRET_KEY: z.string().startsWith('sk_').optional(),
     /** Signing secret of the Stripe webhook endpoint (whsec_…). */
@@ -154,20 +168,16 @@ export const configSchema = z
     if (c.NODE_ENV === 'production' && !c.JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'required in production' });
     }
-    const s3 = [c.S3_ENDPOINT, c.S3_BUCKET, c.S3_ACCESS_KEY_ID, c.S3_SECRET_ACCESS_KEY];
-    if (s3.some(Boolean) && !s3.every(Boolean)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['S3_BUCKET'],
-        message: 'S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
-      });
-    } else if (s3.every(Boolean)) {
+    const s3Vars = [c.S3_ENDPOINT, c.S3_PUBLIC_ENDPOINT, c.S3_ACCESS_KEY_ID, c.S3_SECRET_ACCESS_KEY];
+    if (!c.S3_BUCKET && s3Vars.some(Boolean)) {
       // Refuse rather than silently write outputs to the local disk of one replica.
+      ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when any other S3_* is set' });
+    }
+    if (Boolean(c.S3_ACCESS_KEY_ID) !== Boolean(c.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
         code: 'custom',
-        path: ['S3_ENDPOINT'],
-        message:
-          'S3 storage is not implemented in this version; unset S3_* and use STORAGE_DIR (a shared volume)',
+        path: [c.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'],
+        message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
       });
     }
   })

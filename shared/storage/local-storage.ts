@@ -82,5 +82,6 @@ export function createLocalStorage(root: string): Storage {
       );
     },
     localPath: (key) => resolve(key),
+    presignedUrl: async () => null,
   };
 }

@@ -5,11 +5,15 @@ import type { Readable } from 'node:stream';
  * (`tenants/<tenant_id>/…`, see `tenantKey`) so a tenant's data can be listed and erased as a whole.
  */
 export interface Storage {
-  /** Copies a local file in under `key`; returns its size. Atomic: readers never see half a file. */
-  putFile(key: string, localPath: string): Promise<{ bytes: number }>;
+  /**
+   * Copies a local file in under `key`; returns its size. Atomic: readers never see half a file.
+   * `sha256` (hex), when given, is kept with the object where the store can (S3 metadata) and
+   * comes back from `stat`: `storage:migrate` uses it to skip what it already copied.
+   */
+  putFile(key: string, localPath: string, opts?: { sha256?: string }): Promise<{ bytes: number }>;
   putBuffer(key: string, data: Buffer): Promise<{ bytes: number }>;
-  /** Size of the object, or null when absent. */
-  stat(key: string): Promise<{ bytes: number } | null>;
+  /** Size of the object (and its recorded sha256, if any), or null when absent. */
+  stat(key: string): Promise<{ bytes: number; sha256?: string } | null>;
   /** Reads an object; throws `StorageNotFoundError` when absent. */
   read(key: string): Promise<Readable>;
   /** Copies an object out to a local file (for ffmpeg inputs). */
@@ -20,6 +24,14 @@ export interface Storage {
   list(prefix: string): Promise<Array<{ key: string; bytes: number }>>;
   /** A local filesystem path for the key when the store is local (lets Express send it with ranges). */
   localPath(key: string): string | null;
+  /**
+   * A URL that downloads the object directly from the store for `ttlSeconds`, as an attachment
+   * named `filename`; null when the store cannot sign one (local), and the API streams it.
+   */
+  presignedUrl(
+    key: string,
+    opts: { ttlSeconds: number; filename: string; contentType: string },
+  ): Promise<string | null>;
 }
 
 export class StorageNotFoundError extends Error {

@@ -41,6 +41,12 @@ export function fileRoutes(deps: { jobs: JobService }): Operation[] {
           'Content-Disposition': `attachment; filename="${file.filename}"`,
           'Cache-Control': 'private, no-store',
         };
+        if (file.redirect) {
+          // The store serves the bytes (ranges included) under its own short-lived signature.
+          res.setHeader('Cache-Control', 'no-store');
+          res.redirect(302, file.redirect);
+          return;
+        }
         if (file.localPath) {
           const localPath = file.localPath;
           // sendFile answers Range requests (seeking in players, resumed downloads).

@@ -13,7 +13,12 @@ import { usageByJob } from '../../../shared/metering/usage-ledger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
-import { type SignedDownload, signDownload, verifyDownload } from '../../../shared/storage/signed-url.ts';
+import {
+  DOWNLOAD_URL_TTL_SECONDS,
+  type SignedDownload,
+  signDownload,
+  verifyDownload,
+} from '../../../shared/storage/signed-url.ts';
 import type { Storage } from '../../../shared/storage/storage.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
 import { encodeJobCursor } from './job-cursor.ts';
@@ -51,6 +56,8 @@ export interface Download {
   filename: string;
   /** Set when the store is a local directory: lets Express serve ranges. */
   localPath: string | null;
+  /** Set when the store signs its own links (S3): the client is sent there instead. */
+  redirect: string | null;
   open(): Promise<Readable>;
 }
 
@@ -76,6 +83,16 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 }
 
 /** Use cases of the jobs feature. Transactions open here; SQL lives in the store. */
+type LiveOutputJob = JobRow & { output_key: string; output_content_type: string };
+
+function fileOf(job: LiveOutputJob): { contentType: string; filename: string } {
+  const ext =
+    path.posix.extname(job.output_key).slice(1) ||
+    CONTENT_TYPE_EXT[job.output_content_type.toLowerCase()] ||
+    'bin';
+  return { contentType: job.output_content_type, filename: `${job.id}.${ext}` };
+}
+
 export function createJobService(deps: JobServiceDeps) {
   const { db, jobs: store, producer, logger, publicUrl } = deps;
   const queueTimeoutMs = deps.queueTimeoutMs ?? 3000;
@@ -87,6 +104,9 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   const view = async (job: JobRow): Promise<JobView> => (await views(job.tenant_id, [job]))[0]!;
+
+  const presign = (job: LiveOutputJob, ttlSeconds: number) =>
+    deps.storage.presignedUrl(job.output_key, { ttlSeconds, ...fileOf(job) });
 
   /** After commit: add the BullMQ job, then mark the row. A failure leaves the row to the reconciler. */
   async function enqueue(job: JobRow): Promise<boolean> {
@@ -215,7 +235,7 @@ export function createJobService(deps: JobServiceDeps) {
     },
 
     /** The signed, short-lived link `GET /v1/jobs/:id/output` redirects to. */
-    async outputLink(actor: JobActor, id: string): Promise<SignedDownload> {
+    async outputLink(actor: JobActor, id: string): Promise<Pick<SignedDownload, 'url' | 'expires'>> {
       const job = await store.find(db, actor.tenantId, id);
       if (!job) throw new NotFoundError('Job not found');
       // An account export holds members' addresses and the audit log: admins only, like the request.
@@ -223,6 +243,9 @@ export function createJobService(deps: JobServiceDeps) {
         throw new ForbiddenError('Account exports can be downloaded by admins and owners only');
       }
       if (!hasLiveOutput(job)) throw new NotFoundError('This job has no output (yet, or any more)');
+      // S3: straight to a presigned GET with the same life as our own signed link.
+      const direct = await presign(job, DOWNLOAD_URL_TTL_SECONDS);
+      if (direct) return { url: direct, expires: Math.floor(Date.now() / 1000) + DOWNLOAD_URL_TTL_SECONDS };
       return signDownload({ secret: deps.signingSecret, publicUrl, jobId: job.id });
     },
 
@@ -237,12 +260,12 @@ export function createJobService(deps: JobServiceDeps) {
       const job = await store.findById(db, jobId);
       if (!job || !hasLiveOutput(job)) throw new NotFoundError('This job has no output (yet, or any more)');
       const key = job.output_key;
-      const ext =
-        path.posix.extname(key).slice(1) || CONTENT_TYPE_EXT[job.output_content_type.toLowerCase()] || 'bin';
+      // A presigned URL lives no longer than the link that led to it (and at most 15 minutes).
+      const left = Number(query.expires) - Math.floor(Date.now() / 1000);
       return {
-        contentType: job.output_content_type,
-        filename: `${job.id}.${ext}`,
+        ...fileOf(job),
         localPath: deps.storage.localPath(key),
+        redirect: await presign(job, Math.max(1, Math.min(DOWNLOAD_URL_TTL_SECONDS, left))),
         open: () => deps.storage.read(key),
       };
     },
