@@ -1,6 +1,5 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Config } from '../shared/config/config.ts';
 import type { EventWriter } from '../shared/events/event-stream.ts';
@@ -9,6 +8,7 @@ import type { Mailer } from '../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../shared/metering/plans.ts';
 import type { Metrics } from '../shared/metrics/metrics.ts';
 import type { Producer } from '../shared/queue/producer.ts';
+import type { RedisClient } from '../shared/redis/redis.ts';
 import type { Storage } from '../shared/storage/storage.ts';
 import { accountRoutes } from './features/account/account-routes.ts';
 import type { AccountService } from './features/account/account-service.ts';
@@ -61,7 +61,7 @@ import { webApp } from './http/web-app.ts';
 export interface ApiDeps {
   config: Config;
   db: Knex;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   mailer: Mailer;
   metrics: Metrics;

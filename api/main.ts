@@ -42,7 +42,7 @@ export async function start(config: Config): Promise<ApiProcess> {
   initSentry(config.SENTRY_DSN, 'api');
   const logger = createLogger(config.LOG_LEVEL, 'api');
   const db = createDb(config.DATABASE_URL);
-  const redis = createRequestRedis(config.REDIS_URL, 'rendermill-api');
+  const redis = createRequestRedis(config.redisTarget, 'rendermill-api');
   // Without a listener ioredis prints every failed reconnect to stderr as an unhandled error;
   // /readyz reports the outage, the log gets one structured line per attempt.
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));

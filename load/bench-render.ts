@@ -53,10 +53,10 @@ const env = await createBenchEnv({
 });
 const api = await startApi(env.config);
 const storage = createLocalStorage(env.config.STORAGE_DIR);
-const connection = createRedis(env.config.REDIS_URL);
+const connection = createRedis(env.config.redisTarget);
 const producer = createProducer(connection, env.config.REDIS_PREFIX);
 const events = new QueueEvents('render', {
-  connection: createRedis(env.config.REDIS_URL),
+  connection: createRedis(env.config.redisTarget),
   prefix: bullPrefix(env.config.REDIS_PREFIX),
 });
 await events.waitUntilReady();

@@ -37,7 +37,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
   initSentry(config.SENTRY_DSN, 'worker');
   const logger = createLogger(config.LOG_LEVEL, 'worker');
   const db = createDb(config.DATABASE_URL, { poolMax: Math.max(4, config.WORKER_CONCURRENCY * 2 + 2) });
-  const connection = createRedis(config.REDIS_URL, { name: 'rendermill-worker' });
+  const connection = createRedis(config.redisTarget, { name: 'rendermill-worker' });
   const producer = createProducer(connection, config.REDIS_PREFIX);
   const metrics = createMetrics('worker');
   const tts = await createTts(config, metrics, logger);

@@ -1,8 +1,8 @@
 import type { Request, RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { hashSecret } from '../../shared/crypto/tokens.ts';
 import { RateLimitedError, UnavailableError } from '../../shared/errors/http-errors.ts';
+import type { RedisClient } from '../../shared/redis/redis.ts';
 
 /**
  * Limits shared by every API replica: counters live in Redis (rate-limiter-flexible).
@@ -25,7 +25,7 @@ async function consume(limiter: RateLimiterRedis, key: string): Promise<void> {
 }
 
 export function createRateLimits(
-  redis: Redis,
+  redis: RedisClient,
   opts: {
     prefix: string;
     perMinute: number;

@@ -25,7 +25,7 @@ import { workerOptions } from '../../workers/worker-settings.ts';
 export async function startAccountWorker(config: Config, extra: { billing?: AccountBilling } = {}) {
   const logger = createLogger(config.LOG_LEVEL, 'account-worker');
   const db = createDb(config.DATABASE_URL, { poolMax: 4 });
-  const connection = createRedis(config.REDIS_URL, { name: 'rendermill-account-worker' });
+  const connection = createRedis(config.redisTarget, { name: 'rendermill-account-worker' });
   const producer = createProducer(connection, config.REDIS_PREFIX);
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,

@@ -94,6 +94,33 @@ describe('loadConfig', () => {
     );
     expect(errorOf({ S3_BUCKET: 'Not_A_Bucket' }).message).toContain('S3_BUCKET');
   });
+
+  it('when REDIS_URL names a cluster or REDIS_CLUSTER_NODES is set, then the target is a cluster of those nodes', () => {
+    expect(loadConfig({}).redisTarget).toEqual({ kind: 'single', url: 'redis://127.0.0.1:6379/0' });
+    expect(loadConfig({ REDIS_URL: 'redis-cluster://:s3cret@h1:7000,10.0.0.2:7001' }).redisTarget).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'h1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      password: 's3cret',
+      tls: false,
+    });
+    expect(
+      loadConfig({ REDIS_URL: 'rediss://u:p@ignored:6379', REDIS_CLUSTER_NODES: 'a:1, b:2' }).redisTarget,
+    ).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'a', port: 1 },
+        { host: 'b', port: 2 },
+      ],
+      username: 'u',
+      password: 'p',
+      tls: true,
+    });
+    expect(errorOf({ REDIS_URL: 'redis-cluster://h1' }).message).toContain('REDIS_URL');
+    expect(errorOf({ REDIS_CLUSTER_NODES: 'h1:99999' }).message).toContain('REDIS_CLUSTER_NODES');
+  });
 });
 
 describe('.env.example', () => {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseBackupKey } from '../backup/backup-crypto.ts';
+import { parseRedisTarget } from '../redis/redis.ts';
 
 /**
  * The one configuration schema. Parsed once at boot by each composition root; nothing else
@@ -34,8 +35,22 @@ export const configSchema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     /** Postgres connection string. The database is created on first start when missing. */
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/rendermill'),
-    /** Redis for queues and rate-limit counters (must run with maxmemory-policy noeviction). */
-    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379/0'),
+    /**
+     * Redis for queues and rate-limit counters (must run with maxmemory-policy noeviction):
+     * `redis://…` for one server, `redis-cluster://[user:pass@]h1:p1,h2:p2` for a cluster.
+     */
+    REDIS_URL: z
+      .string()
+      .refine(
+        (v) => parseRedisTarget(v) !== null,
+        'must be redis://…, rediss://… or redis-cluster://h1:p1,h2:p2',
+      )
+      .default('redis://127.0.0.1:6379/0'),
+    /** Seed nodes of a Redis Cluster (`h1:p1,h2:p2`); set = cluster mode with REDIS_URL's credentials. */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .refine((v) => parseRedisTarget('redis://x', v) !== null, 'must be host:port pairs, comma separated')
+      .optional(),
     /** Prefix of every Redis key this deployment writes (BullMQ queues, rate limits). */
     REDIS_PREFIX: z
       .string()
@@ -185,6 +200,8 @@ export const configSchema = z
     ...c,
     PUBLIC_URL: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
     JWT_SECRET: c.JWT_SECRET ?? DEV_JWT_SECRET,
+    /** REDIS_URL and REDIS_CLUSTER_NODES together: what `createRedis` connects to. */
+    redisTarget: parseRedisTarget(c.REDIS_URL, c.REDIS_CLUSTER_NODES)!,
     usingDevJwtSecret: !c.JWT_SECRET,
   }));
 

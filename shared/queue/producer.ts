@@ -1,5 +1,5 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.ts';
 import { policyFor } from './job-policies.ts';
 import {
   bullPrefix,
@@ -21,7 +21,7 @@ export interface Producer {
 
 /**
  * Finished jobs are trimmed (Postgres keeps the history): the last 1000 completed for an hour
- * and failed ones for a week, so Redis memory stays bounded under noeviction.
+ * and failed ones for a week, so RedisClient memory stays bounded under noeviction.
  */
 export function baseJobOptions(name: string): JobsOptions {
   const p = policyFor(name);
@@ -35,7 +35,7 @@ export function baseJobOptions(name: string): JobsOptions {
   };
 }
 
-export function createProducer(connection: Redis, redisPrefix: string): Producer {
+export function createProducer(connection: RedisClient, redisPrefix: string): Producer {
   const queues = new Map<QueueName, Queue>();
   const queue = (name: QueueName) => {
     let q = queues.get(name);

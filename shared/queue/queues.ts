@@ -51,7 +51,11 @@ export type TenantJobPayload = z.infer<typeof tenantJobPayload>;
 export const callbackPayload = z.object({ deliveryId: z.string().min(1), tenantId: z.string().min(1) });
 export type CallbackPayload = z.infer<typeof callbackPayload>;
 
-/** Redis key prefix of BullMQ under a deployment prefix (`rm` → `rm:bull:render:…`). */
+/**
+ * Redis key prefix of BullMQ under a deployment prefix (`rm` → `rm:{bull}:render:…`). The braces
+ * are a Redis Cluster hash tag: BullMQ's scripts touch several keys of a queue at once (and a
+ * flow's parent and children may sit in different queues), so all queue keys share one slot.
+ */
 export function bullPrefix(redisPrefix: string): string {
-  return `${redisPrefix}:bull`;
+  return `${redisPrefix}:{bull}`;
 }

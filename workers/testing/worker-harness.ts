@@ -56,7 +56,7 @@ const parsers = {
 export async function startTestWorker(overrides: Record<string, string> = {}): Promise<TestWorker> {
   const env = await createTestEnv({ JOB_BACKOFF_SCALE: '0.01', FETCH_ALLOW_PRIVATE: '', ...overrides });
   const worker = await start(env.config);
-  const connection = createRedis(env.config.REDIS_URL);
+  const connection = createRedis(env.config.redisTarget);
   const producer = createProducer(connection, env.config.REDIS_PREFIX);
   const job = async (id: string) => (await env.db('jobs').where({ id }).first()) as JobSnapshot;
   return {

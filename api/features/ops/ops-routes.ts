@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
 import { z } from 'zod/v4';
+import type { RedisClient } from '../../../shared/redis/redis.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 
 const READY_CHECK_MS = 750;
@@ -19,7 +19,7 @@ const readiness = z.object({
 });
 
 /** Liveness, readiness (Postgres and Redis answer; 503 within 1 s otherwise) and Prometheus metrics. */
-export function opsRoutes(deps: { db: Knex; redis: Redis; registry: Registry }): Operation[] {
+export function opsRoutes(deps: { db: Knex; redis: RedisClient; registry: Registry }): Operation[] {
   const common = { method: 'get', tag: 'ops', auth: 'public' } as const;
   return [
     defineOperation({
