@@ -73,7 +73,7 @@ export async function start(config: Config): Promise<ApiProcess> {
     magicPerIp: config.MAGIC_LINK_PER_IP,
   });
   // Enqueues on the request connection: a dead Redis fails the add in ~2 s and the reconciler takes over.
-  const producer = createProducer(redis, config.REDIS_PREFIX);
+  const producer = createProducer(redis, config.REDIS_PREFIX, { fairShare: config.FAIR_SHARE });
   const store = createStorage(config);
   const { storage } = store;
   const events = createEventWriter({

@@ -12,6 +12,7 @@ import { loadPlanCatalogue } from '../shared/metering/plans.ts';
 import { release, settle } from '../shared/metering/quota-service.ts';
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry, reportError } from '../shared/observability/sentry.ts';
+import { startFairDispatcher } from '../shared/queue/fair-dispatcher.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { ALL_QUEUES, bullPrefix, QUEUES, type QueueName } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
@@ -38,7 +39,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
   const logger = createLogger(config.LOG_LEVEL, 'worker');
   const db = createDb(config.DATABASE_URL, { poolMax: Math.max(4, config.WORKER_CONCURRENCY * 2 + 2) });
   const connection = createRedis(config.redisTarget, { name: 'rendermill-worker' });
-  const producer = createProducer(connection, config.REDIS_PREFIX);
+  const producer = createProducer(connection, config.REDIS_PREFIX, { fairShare: config.FAIR_SHARE });
   const metrics = createMetrics('worker');
   const tts = await createTts(config, metrics, logger);
   const plans = loadPlanCatalogue(config.PLANS_FILE);
@@ -109,7 +110,17 @@ export async function start(config: Config): Promise<WorkerProcess> {
       }
     });
     worker.on('error', (err) => logger.error({ err, queue }, 'worker error'));
+    // A slot was taken or freed: top the fair queues up at once rather than at the next tick.
+    worker.on('active', () => dispatcher.kick());
+    worker.on('completed', () => dispatcher.kick());
+    worker.on('failed', () => dispatcher.kick());
     return worker;
+  });
+  const dispatcher = startFairDispatcher({
+    producer,
+    queues,
+    prefetch: config.FAIR_SHARE_PREFETCH,
+    logger,
   });
 
   if (config.SCHEDULER_ENABLED) {
@@ -164,6 +175,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
     services,
     async stop() {
       stopGauges();
+      await dispatcher.stop();
       // close() stops taking jobs and waits for the active ones to finish: a deploy drains.
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();

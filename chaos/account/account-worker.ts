@@ -26,7 +26,7 @@ export async function startAccountWorker(config: Config, extra: { billing?: Acco
   const logger = createLogger(config.LOG_LEVEL, 'account-worker');
   const db = createDb(config.DATABASE_URL, { poolMax: 4 });
   const connection = createRedis(config.redisTarget, { name: 'rendermill-account-worker' });
-  const producer = createProducer(connection, config.REDIS_PREFIX);
+  const producer = createProducer(connection, config.REDIS_PREFIX, { fairShare: config.FAIR_SHARE });
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,
     from: config.MAIL_FROM,

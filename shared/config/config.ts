@@ -102,6 +102,13 @@ export const configSchema = z
     STRIPE_API_URL: z.string().url().optional(),
     /** Sentry DSN; errors are reported when set. */
     SENTRY_DSN: z.string().url().optional(),
+    /** Dispatch render, TTS and image jobs fairly between tenants (deficit round-robin by plan priority). */
+    FAIR_SHARE: bool.default('true'),
+    /**
+     * Fair share: jobs kept waiting in BullMQ ahead of the workers, per queue. About the number
+     * of worker slots of the fleet: lower makes a newcomer wait less, too low leaves workers idle.
+     */
+    FAIR_SHARE_PREFETCH: z.coerce.number().int().min(1).max(1000).default(4),
     /** Jobs one worker process runs at once. */
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     /** Queues this worker consumes (comma separated); empty = all. */

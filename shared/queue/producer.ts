@@ -1,20 +1,33 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { RedisClient } from '../redis/redis.ts';
+import { createFairShare, type FairEntry, type FairShare, weightOfPriority } from './fair-share.ts';
 import { policyFor } from './job-policies.ts';
 import {
   bullPrefix,
   type CallbackPayload,
   type JobKind,
   KIND_ROUTING,
+  QUEUES,
   type QueueName,
   type TenantJobPayload,
 } from './queues.ts';
 
+/** Queues whose jobs are dispatched fairly between tenants (see fair-share.ts). */
+export const FAIR_QUEUES: QueueName[] = [QUEUES.render, QUEUES.media];
+
 /** BullMQ producers for every queue, sharing one connection. */
 export interface Producer {
   queue(name: QueueName): Queue;
-  /** Adds a tenant job with jobId = our job id, so adding it twice (API + reconciler) is a no-op. */
+  /**
+   * Adds a tenant job with jobId = our job id, so adding it twice (API + reconciler) is a no-op.
+   * With fair share on, render/tts/image jobs go to their tenant's waiting list instead, and a
+   * worker's dispatcher moves them into BullMQ in fair order.
+   */
   enqueueJob(job: { id: string; tenant_id: string; kind: JobKind; priority?: number }): Promise<void>;
+  /** The fair-share layer, when on. */
+  fair: FairShare | null;
+  /** Adds a job picked by the fair-share layer to BullMQ. */
+  addPicked(queue: Queue, entry: FairEntry): Promise<void>;
   enqueueCallback(payload: CallbackPayload): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,7 +48,12 @@ export function baseJobOptions(name: string): JobsOptions {
   };
 }
 
-export function createProducer(connection: RedisClient, redisPrefix: string): Producer {
+export function createProducer(
+  connection: RedisClient,
+  redisPrefix: string,
+  opts: { fairShare?: boolean } = {},
+): Producer {
+  const fair = opts.fairShare ? createFairShare(connection, redisPrefix) : null;
   const queues = new Map<QueueName, Queue>();
   const queue = (name: QueueName) => {
     let q = queues.get(name);
@@ -45,17 +63,30 @@ export function createProducer(connection: RedisClient, redisPrefix: string): Pr
     }
     return q;
   };
+  const add = async (q: Queue, e: FairEntry) => {
+    const data: TenantJobPayload = { jobId: e.jobId, tenantId: e.tenantId };
+    await q.add(e.name, data, {
+      ...baseJobOptions(e.name),
+      jobId: e.jobId,
+      // BullMQ: 0 = no priority (fastest path); 1 is the highest priority, larger is lower.
+      ...(e.priority ? { priority: e.priority } : {}),
+    });
+  };
   return {
     queue,
+    fair,
+    addPicked: add,
     async enqueueJob(job) {
       const route = KIND_ROUTING[job.kind];
-      const data: TenantJobPayload = { jobId: job.id, tenantId: job.tenant_id };
-      await queue(route.queue).add(route.name, data, {
-        ...baseJobOptions(route.name),
+      const entry: FairEntry = {
         jobId: job.id,
-        // BullMQ: 0 = no priority (fastest path); 1 is the highest priority, larger is lower.
-        ...(job.priority ? { priority: job.priority } : {}),
-      });
+        tenantId: job.tenant_id,
+        name: route.name,
+        priority: job.priority ?? 0,
+        weight: weightOfPriority(job.priority),
+      };
+      if (fair && FAIR_QUEUES.includes(route.queue)) await fair.enqueue(route.queue, entry);
+      else await add(queue(route.queue), entry);
     },
     async enqueueCallback(payload) {
       await queue('callbacks').add('callback.deliver', payload, {

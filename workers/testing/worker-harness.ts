@@ -57,7 +57,7 @@ export async function startTestWorker(overrides: Record<string, string> = {}): P
   const env = await createTestEnv({ JOB_BACKOFF_SCALE: '0.01', FETCH_ALLOW_PRIVATE: '', ...overrides });
   const worker = await start(env.config);
   const connection = createRedis(env.config.redisTarget);
-  const producer = createProducer(connection, env.config.REDIS_PREFIX);
+  const producer = createProducer(connection, env.config.REDIS_PREFIX, { fairShare: env.config.FAIR_SHARE });
   const job = async (id: string) => (await env.db('jobs').where({ id }).first()) as JobSnapshot;
   return {
     env,

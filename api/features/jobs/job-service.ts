@@ -127,11 +127,15 @@ export function createJobService(deps: JobServiceDeps) {
   /** A canceled queued job must not start: drop it from BullMQ unless a worker already holds it. */
   async function dequeue(job: JobRow): Promise<void> {
     try {
-      const queued = await withTimeout(
-        producer.queue(KIND_ROUTING[job.kind].queue).getJob(job.id),
-        queueTimeoutMs,
-        'getJob',
-      );
+      const queue = KIND_ROUTING[job.kind].queue;
+      // Still waiting its fair turn: off its tenant's list, and it never reaches BullMQ.
+      if (
+        producer.fair &&
+        (await withTimeout(producer.fair.remove(queue, job.tenant_id, job.id), queueTimeoutMs, 'fair.remove'))
+      ) {
+        return;
+      }
+      const queued = await withTimeout(producer.queue(queue).getJob(job.id), queueTimeoutMs, 'getJob');
       // remove() refuses a job locked by a worker; that worker sees `canceled` in Postgres and stops.
       if (queued) await withTimeout(queued.remove(), queueTimeoutMs, 'remove');
     } catch (err) {

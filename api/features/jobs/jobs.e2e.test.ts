@@ -17,7 +17,12 @@ afterAll(async () => {
 });
 
 const jobCount = async () => Number((await k.t.env.db('jobs').count({ n: '*' }))[0]?.n);
-const bullJob = (queue: 'render' | 'media', id: string) => k.t.api.deps.producer.queue(queue).getJob(id);
+/** The BullMQ job, after a dispatch pass moved fair-share jobs in (as a worker's dispatcher would). */
+const bullJob = async (queue: 'render' | 'media', id: string) => {
+  const { producer } = k.t.api.deps;
+  await producer.fair?.dispatch(producer.queue(queue), 1000, producer.addPicked);
+  return producer.queue(queue).getJob(id);
+};
 const scene = (extra: Record<string, unknown> = {}) => ({ text: 'Hello there.', ...extra });
 
 describe('POST /v1/renders', () => {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { TaskError } from '../../../shared/errors/task-error.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
-import type { Producer } from '../../../shared/queue/producer.ts';
+import { FAIR_QUEUES, type Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING, QUEUES, type QueueName } from '../../../shared/queue/queues.ts';
 
 const repository = createJobRepository();
@@ -58,6 +58,8 @@ export async function purgeTenantQueues(
   signal: AbortSignal,
 ): Promise<number> {
   let removed = 0;
+  // Jobs still on a fair-share waiting list are not in BullMQ yet.
+  for (const q of FAIR_QUEUES) removed += (await producer.fair?.forgetTenant(q, tenantId)) ?? 0;
   let after = '';
   for (;;) {
     const jobs = await repository.tenantJobIds(db, { tenantId, exceptId: selfJobId, after, limit: 500 });

@@ -33,6 +33,9 @@ export async function reconcileJobs(
     const existing = await queue.getJob(row.id);
     const state = existing ? await existing.getState() : 'missing';
     if (['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(state)) continue;
+    // Waiting its fair turn on its tenant's list: not lost. After a Redis loss it is in neither
+    // place, and is enqueued again below, which rebuilds the fair-share state from Postgres.
+    if (state === 'missing' && (await producer.fair?.holds(route.queue, row.id))) continue;
     const count = Number(row.metadata?.__reenqueues ?? 0);
     if (state === 'missing' || (state === 'failed' && count < MAX_REENQUEUES) || state === 'unknown') {
       if (existing) await existing.remove().catch(() => undefined);
