@@ -146,7 +146,10 @@ for (let i = 0; i < ROUNDS; i++) {
   fairRuns.push(await runOnce(true, {}));
   fifoRuns.push(await runOnce(false, {}));
   weightedRuns.push(await runOnce(true, { B: 'pro', C: 'pro' }));
-  console.error(`round ${i + 1}/${ROUNDS} done`);
+  const last = (runs: typeof fairRuns) => runs[runs.length - 1]!;
+  console.error(
+    `round ${i + 1}/${ROUNDS}: Jain fair ${last(fairRuns).jain.toFixed(3)} FIFO ${last(fifoRuns).jain.toFixed(3)} weighted ${last(weightedRuns).jainWeighted.toFixed(3)}; B–E p95 head-of-line wait fair ${Math.round(last(fairRuns).p95HeadWaitBE)} ms, job ${Math.round(last(fairRuns).jobMs)} ms; throughput fair ${last(fairRuns).throughput.toFixed(2)}/s FIFO ${last(fifoRuns).throughput.toFixed(2)}/s`,
+  );
 }
 type Metric =
   | 'jain'
