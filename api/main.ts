@@ -84,7 +84,7 @@ export async function start(config: Config): Promise<ApiProcess> {
   });
   // Blocking stream reads get their own connections (one per tenant with live clients here).
   const eventHub = createEventHub({
-    connect: (name) => createRedis(config.REDIS_URL, { name }),
+    connect: (name) => createRedis(config.redisTarget, { name }),
     redisPrefix: config.REDIS_PREFIX,
     logger,
   });

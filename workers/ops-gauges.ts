@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { METRICS } from '../shared/jobs/estimate.ts';
 import type { Logger } from '../shared/logging/logger.ts';
@@ -7,13 +6,14 @@ import type { PlanCatalogue } from '../shared/metering/plans.ts';
 import type { Metrics } from '../shared/metrics/metrics.ts';
 import type { Producer } from '../shared/queue/producer.ts';
 import type { QueueName } from '../shared/queue/queues.ts';
+import type { RedisClient } from '../shared/redis/redis.ts';
 
 /** Fractions of a plan limit reported by rendermill_tenants_over_quota_ratio. */
 export const QUOTA_THRESHOLDS = [0.8, 1] as const;
 
 export interface OpsGaugeDeps {
   db: Knex;
-  redis: Redis;
+  redis: RedisClient;
   producer: Producer;
   queues: QueueName[];
   plans: PlanCatalogue;

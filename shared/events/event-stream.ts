@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { newId } from '../ids/ids.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { RedisClient } from '../redis/redis.ts';
 import type { EventType, TenantEvent } from './event-types.ts';
 
 /**
@@ -19,7 +19,7 @@ export interface StreamEvent {
 }
 
 export interface EventWriterOptions {
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   logger: Logger;
   /** How long events are kept at least. Default 24 h. */
@@ -118,7 +118,7 @@ export function parseStreamEntry(entry: [string, string[]]): StreamEvent | null 
 
 /** Events after `afterId` (exclusive) up to `untilId` (inclusive, default the newest), oldest first. */
 export async function readEventsAfter(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   afterId: string,
   opts: { untilId?: string; count?: number } = {},

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { eventStreamKey, parseStreamEntry, type StreamEvent } from '../../../shared/events/event-stream.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
+import type { RedisClient } from '../../../shared/redis/redis.ts';
 
 export type EventListener = (e: StreamEvent) => void;
 
@@ -19,7 +19,7 @@ export interface EventHub {
 }
 
 interface Feed {
-  connection: Redis;
+  connection: RedisClient;
   lastId: string;
   listeners: Set<EventListener>;
   stoppers: Map<EventListener, () => void>;
@@ -34,7 +34,7 @@ interface Feed {
  * with the first subscriber and ends (its connection closed) with the last.
  */
 export function createEventHub(deps: {
-  connect(name: string): Redis;
+  connect(name: string): RedisClient;
   redisPrefix: string;
   logger: Logger;
   /** How long one XREAD blocks. Default 5000 ms. */

@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import { type Request, type Response, Router } from 'express';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ValidationError } from '../../../shared/errors/http-errors.ts';
 import {
@@ -11,6 +10,7 @@ import {
   type StreamEvent,
 } from '../../../shared/events/event-stream.ts';
 import { EVENT_TYPES, type EventType } from '../../../shared/events/event-types.ts';
+import type { RedisClient } from '../../../shared/redis/redis.ts';
 import { parseInput } from '../../../shared/validation/parse.ts';
 import { principalOf } from '../../http/request-context.ts';
 import { requireRole } from '../auth/authenticate.ts';
@@ -19,7 +19,7 @@ import type { EventHub } from './event-hub.ts';
 export interface EventRouteDeps {
   hub: EventHub;
   /** A non-blocking connection for replays (XRANGE). */
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   /** EVENTS_HEARTBEAT_SECONDS × 1000 */
   heartbeatMs: number;
