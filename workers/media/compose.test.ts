@@ -115,7 +115,8 @@ describe('composeVideo', () => {
     const reason = new Error('job canceled');
     controller.abort(reason);
     expect(await composing).toBe(reason);
-    expect(await ffmpegChildren()).toEqual([]);
+    // A killed child may still be listed until its exit is reaped; it must be gone within a second.
+    await expect.poll(ffmpegChildren, { timeout: 1000, interval: 20 }).toEqual([]);
     for (const pid of pids)
       expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
   });
