@@ -27,6 +27,11 @@ export function fileRoutes(deps: { jobs: JobService }): Operation[] {
       queryExample: { expires: '1795000000', sig: '3f1c0e…' },
       errors: [403],
       responses: {
+        302: {
+          description:
+            'S3 storage: redirect to a presigned GET of the object (lives no longer than this link)',
+          headers: { Location: 'presigned URL' },
+        },
         200: {
           description: 'The file (video/mp4, audio/wav, audio/mpeg, image/png or application/zip)',
           contentType: 'application/octet-stream',
