@@ -7,7 +7,7 @@ const basic = (password: string) => `Basic ${Buffer.from(`ops:${password}`).toSt
 
 let t: TestApi;
 beforeAll(async () => {
-  t = await startTestApi({ OPS_TOKEN });
+  t = await startTestApi({ OPS_TOKEN, FAIR_SHARE: 'false' }); // submitted jobs go straight to BullMQ
 });
 afterAll(async () => {
   await t.close();
