@@ -77,7 +77,7 @@ describe('Prometheus rules', () => {
         (m[1] ?? '').toLowerCase().replace(/[^a-z0-9 -]/g, ''),
       ),
     );
-    expect(alerts.length).toBe(11);
+    expect(alerts.length).toBe(13);
     for (const a of alerts) {
       expect(a.annotations?.runbook).toBe(`README.md#${a.alert?.toLowerCase()}`);
       expect(anchors.has(a.alert?.toLowerCase() ?? ''), `README section for ${a.alert}`).toBe(true);
