@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -31,6 +32,7 @@ const MODELS: Record<string, Model> = {
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'apps/v1/Deployment': Deployment,
   'batch/v1/Job': Job,
+  'batch/v1/CronJob': CronJob,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
@@ -57,7 +59,10 @@ const manifests = [...resourceFiles, 'fallback/worker-hpa.yaml'].flatMap((file) 
 const byKind = (kind: string, name: string) =>
   manifests.find((m) => m.doc.kind === kind && m.doc.metadata.name === name)?.doc as Doc;
 const deployments = manifests.filter((m) => m.doc.kind === 'Deployment').map((m) => m.doc);
-const podSpecs = [...deployments, byKind('Job', 'rendermill-migrate')].map((d) => d.spec.template.spec);
+const backupJob = byKind('CronJob', 'rendermill-backup')?.spec.jobTemplate as Doc;
+const podSpecs = [...deployments, byKind('Job', 'rendermill-migrate'), backupJob].map(
+  (d) => d.spec.template.spec,
+);
 
 describe('Kubernetes manifests', () => {
   it('when kustomize builds the directory, then every manifest file is listed and exists', () => {
@@ -123,6 +128,33 @@ describe('Kubernetes manifests', () => {
       expect(c.resources.requests.memory).toBeTruthy();
       expect(c.resources.limits.memory).toBeTruthy();
     }
+  });
+
+  it('when the backup CronJob runs, then it runs what `npm run backup` runs, one at a time, on the storage volume', () => {
+    const cron = byKind('CronJob', 'rendermill-backup');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    expect(cron.spec.schedule).toMatch(/^\S+ \S+ \* \* \*$/);
+    const pkg = JSON.parse(readFileSync(path.join(DIR, '../../package.json'), 'utf8'));
+    const script = String(pkg.scripts.backup).split(' ').at(-1);
+    const pod = backupJob.spec.template.spec;
+    const container = pod.containers[0];
+    expect(container.command.at(-1)).toBe(script);
+    expect(container.command).toContain('tsx');
+    expect(pod.restartPolicy).toBe('Never');
+    // The deadline outlasts one pg_dump (BACKUP_TIMEOUT_SECONDS) so the CLI's own timeout reports first.
+    const config = loadConfig({
+      ...byKind('ConfigMap', 'rendermill-config').data,
+      ...byKind('Secret', 'rendermill-secrets').stringData,
+    });
+    expect(backupJob.spec.activeDeadlineSeconds).toBeGreaterThan(config.BACKUP_TIMEOUT_SECONDS);
+    // Backups go to backups/<id>/ under STORAGE_DIR: the same volume the API reads and workers write.
+    const mount = container.volumeMounts.find((m: Doc) => m.mountPath === config.STORAGE_DIR);
+    const volume = pod.volumes.find((v: Doc) => v.name === mount?.name);
+    expect(volume?.persistentVolumeClaim.claimName).toBe('rendermill-storage');
+    // The root filesystem is read-only: the dump's scratch directory is a writable emptyDir.
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    const tmp = container.volumeMounts.find((m: Doc) => m.mountPath === '/tmp');
+    expect(pod.volumes.find((v: Doc) => v.name === tmp?.name)?.emptyDir).toBeTruthy();
   });
 
   it('when the manifests set environment variables, then each one exists in the config schema', () => {
