@@ -36,6 +36,30 @@ export interface SignIn {
   role: string;
 }
 
+const isEventStream = (res: Response) =>
+  res.ok && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+
+/**
+ * An event stream never ends: what it sent up to its first blank line (the `retry:` preamble the
+ * server writes at once), then the connection is closed. The status and content type are checked
+ * as for any other answer.
+ */
+async function firstMessage(res: Response): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (!text.includes('\n\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    await reader.cancel();
+  }
+  return text;
+}
+
 /** Boots the real API (port 0) on this file's own database, Redis prefix and SMTP sink. */
 export async function startTestApi(overrides: Record<string, string> = {}): Promise<TestApi> {
   const smtp = await startSmtpSink();
@@ -57,7 +81,7 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
     }
     if (opts.raw !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
     const res = await fetch(`${api.url}${path}`, { method, headers, body, redirect: 'manual' });
-    const text = await res.text();
+    const text = isEventStream(res) ? await firstMessage(res) : await res.text();
     let parsed: unknown = {};
     try {
       parsed = text ? JSON.parse(text) : {};

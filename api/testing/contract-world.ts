@@ -128,6 +128,19 @@ export async function createWorld() {
     return r.body.data.find((s) => s.current)!.id;
   };
 
+  /** A delivery of a webhook.test to A's default endpoint (set again first: a fuzzed DELETE may remove it). */
+  const delivery = async (token: string, settled: boolean) => {
+    const url = 'https://example.com/hooks/contract';
+    const put = await t.call('PUT', '/v1/webhook-endpoint', { token, body: { url } });
+    if (put.status !== 200) throw new Error(`webhook endpoint: ${put.status} ${put.text}`);
+    const r = await t.call<{ id: string }>('POST', '/v1/webhooks/test', { token });
+    if (r.status !== 202) throw new Error(`test webhook: ${r.status} ${r.text}`);
+    // No worker runs here, so nothing attempts it: settle it as the callback task would after
+    // giving up, so a replay can be accepted.
+    if (settled) await t.env.db('webhook_deliveries').update({ status: 'failed' }).where({ id: r.body.id });
+    return r.body.id;
+  };
+
   /** Tenant A's resources, named as the path parameters name them. */
   const idsA = {
     job: await submitTts(ownerA.access_token),
@@ -135,6 +148,7 @@ export async function createWorld() {
     member: users.viewer!,
     invite: await invite(ownerA.access_token),
     session: await currentSession(ownerA.access_token),
+    delivery: await delivery(ownerA.access_token, true),
   };
 
   /**
@@ -153,6 +167,10 @@ export async function createWorld() {
       case 'deleteApiKey':
       case 'rotateApiKey':
         return { id: fresh ? (await key(ownerA, 'viewer')).id : idsA.apiKey };
+      case 'getWebhookDelivery':
+        return { id: idsA.delivery };
+      case 'replayWebhookDelivery':
+        return { id: fresh ? await delivery(sessionsA.owner.token, true) : idsA.delivery };
       case 'changeMemberRole':
       case 'removeMember':
         return { user_id: fresh ? (await addUser(tenantA, 'member')).userId : idsA.member };

@@ -1,7 +1,8 @@
-import { type Request, type Response, Router } from 'express';
+import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
+import { z } from 'zod/v4';
 import type { AppError } from '../../../shared/errors/app-error.ts';
-import type { Metric } from '../../../shared/jobs/estimate.ts';
+import { METRICS, type Metric } from '../../../shared/jobs/estimate.ts';
 import {
   imageRequestSchema,
   renderRequestSchema,
@@ -11,11 +12,74 @@ import { periodKey } from '../../../shared/metering/periods.ts';
 import type { Plan, PlanCatalogue } from '../../../shared/metering/plans.ts';
 import { tenantPlan } from '../../../shared/metering/tenant-plan.ts';
 import { readCounters } from '../../../shared/metering/usage-counters.ts';
-import { parseInput } from '../../../shared/validation/parse.ts';
+import { problemSchema } from '../../http/contract-schemas.ts';
+import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
-import { requireRole } from '../auth/authenticate.ts';
 import type { JobService } from './job-service.ts';
 import type { JobSubmission } from './submission-seams.ts';
+
+const metric = z.enum(METRICS);
+
+/** The answer of every estimate operation. */
+export const estimateViewSchema = z.object({
+  kind: z.enum(['render', 'tts', 'image']),
+  quantities: z.partialRecord(metric, z.number()).describe('The metered quantities the submit would book'),
+  price: z.object({
+    currency: z.literal('usd'),
+    plan: z.string(),
+    lines: z.array(
+      z.object({
+        metric,
+        quantity: z.number(),
+        included: z.number().describe('Within what the plan includes and is left this period'),
+        overage: z.number(),
+        unit_price_usd: z.number().nullable(),
+        amount_usd: z.number().nullable().describe('null: overage priced by contract'),
+      }),
+    ),
+    total_usd: z.number().nullable(),
+  }),
+  quota_after: z
+    .partialRecord(
+      metric,
+      z.object({
+        limit: z.number().nullable(),
+        used: z.number(),
+        reserved: z.number(),
+        requested: z.number(),
+        remaining: z.number().nullable().describe('After this job; null: unlimited'),
+      }),
+    )
+    .describe('Per metric of the plan, the quota left after the job'),
+  submit: z
+    .object({ status: z.number().int(), error: problemSchema.omit({ request_id: true }).nullable() })
+    .describe('What the real submit would answer: 202, or the 402/403 and its problem body'),
+});
+
+const estimateExample = {
+  kind: 'render',
+  quantities: { images: 1, render_seconds: 10 },
+  price: {
+    currency: 'usd',
+    plan: 'free',
+    lines: [
+      { metric: 'images', quantity: 1, included: 1, overage: 0, unit_price_usd: null, amount_usd: 0 },
+      {
+        metric: 'render_seconds',
+        quantity: 10,
+        included: 10,
+        overage: 0,
+        unit_price_usd: null,
+        amount_usd: 0,
+      },
+    ],
+    total_usd: 0,
+  },
+  quota_after: {
+    render_seconds: { limit: 60, used: 0, reserved: 0, requested: 10, remaining: 50 },
+  },
+  submit: { status: 202, error: null },
+};
 
 const money = (n: number) => Math.round(n * 1e6) / 1e6;
 
@@ -72,9 +136,7 @@ function price(
  * real submit would get (`submit.status` 202, or 402/403 with its problem body). The checks are
  * the submit's own, run in a rolled-back transaction (`JobService.dryRun`).
  */
-export function estimateRoutes(deps: { db: Knex; jobs: JobService; plans: PlanCatalogue }): Router {
-  const r = Router();
-
+export function estimateRoutes(deps: { db: Knex; jobs: JobService; plans: PlanCatalogue }): Operation[] {
   const estimate = async (req: Request, res: Response, s: JobSubmission) => {
     const p = principalOf(req);
     const actor = {
@@ -122,14 +184,46 @@ export function estimateRoutes(deps: { db: Knex; jobs: JobService; plans: PlanCa
     });
   };
 
-  r.post('/v1/renders/estimate', requireRole('member'), (req, res) =>
-    estimate(req, res, { kind: 'render', request: parseInput(renderRequestSchema, req.body) }),
-  );
-  r.post('/v1/tts/estimate', requireRole('member'), (req, res) =>
-    estimate(req, res, { kind: 'tts', request: parseInput(ttsRequestSchema, req.body) }),
-  );
-  r.post('/v1/images/estimate', requireRole('member'), (req, res) =>
-    estimate(req, res, { kind: 'image', request: parseInput(imageRequestSchema, req.body) }),
-  );
-  return r;
+  const op = {
+    method: 'post',
+    tag: 'jobs',
+    auth: 'bearer',
+    role: 'member',
+    responses: {
+      200: {
+        description: 'The estimate; nothing was created or reserved',
+        body: estimateViewSchema,
+        example: estimateExample,
+      },
+    },
+  } as const;
+  return [
+    defineOperation({
+      ...op,
+      operationId: 'estimateRender',
+      path: '/v1/renders/estimate',
+      summary: 'Estimate a render: quantities, price, quota after it, and the answer the submit would get',
+      body: renderRequestSchema,
+      bodyExample: { scenes: [{ title: 'Card', duration: 10 }], resolution: '720p' },
+      handler: ({ body }, req, res) => estimate(req, res, { kind: 'render', request: body }),
+    }),
+    defineOperation({
+      ...op,
+      operationId: 'estimateTts',
+      path: '/v1/tts/estimate',
+      summary: 'Estimate a speech synthesis before submitting it',
+      body: ttsRequestSchema,
+      bodyExample: { text: 'Hello from Rendermill.', voice: 'en', format: 'mp3' },
+      handler: ({ body }, req, res) => estimate(req, res, { kind: 'tts', request: body }),
+    }),
+    defineOperation({
+      ...op,
+      operationId: 'estimateImage',
+      path: '/v1/images/estimate',
+      summary: 'Estimate a title card before submitting it',
+      body: imageRequestSchema,
+      bodyExample: { title: 'Chapter 1', width: 1280, height: 720 },
+      handler: ({ body }, req, res) => estimate(req, res, { kind: 'image', request: body }),
+    }),
+  ];
 }
