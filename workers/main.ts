@@ -12,6 +12,7 @@ import { loadPlanCatalogue } from '../shared/metering/plans.ts';
 import { release, settle } from '../shared/metering/quota-service.ts';
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry, reportError } from '../shared/observability/sentry.ts';
+import { StartupError } from '../shared/process/startup-error.ts';
 import { startFairDispatcher } from '../shared/queue/fair-dispatcher.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { ALL_QUEUES, bullPrefix, QUEUES, type QueueName } from '../shared/queue/queues.ts';
@@ -23,6 +24,7 @@ import { createHttpTtsProvider } from './media/tts/http-provider.ts';
 import { createResilientTtsProvider } from './media/tts/resilient-provider.ts';
 import type { TtsProvider } from './media/tts/tts-provider.ts';
 import { startOpsGauges } from './ops-gauges.ts';
+import { assertToolsFor, toolsFor } from './preflight/preflight.ts';
 import { createCatalog, schedules } from './registry.ts';
 import { createAccountBilling } from './tasks/usage/close-billing.ts';
 import { workerOptions } from './worker-settings.ts';
@@ -36,12 +38,24 @@ export interface WorkerProcess {
 /** Composition root of a worker process: consumes WORKER_QUEUES, serves /metrics on METRICS_PORT. */
 export async function start(config: Config): Promise<WorkerProcess> {
   initSentry(config.SENTRY_DSN, 'worker');
+  const catalog = createCatalog();
+  const queues: QueueName[] = config.WORKER_QUEUES.length
+    ? (config.WORKER_QUEUES as QueueName[])
+    : ALL_QUEUES;
+  const unknown = queues.filter((q) => !ALL_QUEUES.includes(q));
+  if (unknown.length) throw new StartupError(`WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`);
+  // Before any connection or job: a worker without ffmpeg would take renders and fail every one.
+  await assertToolsFor(config, catalog.values(), queues);
+
   const logger = createLogger(config.LOG_LEVEL, 'worker');
   const db = createDb(config.DATABASE_URL, { poolMax: Math.max(4, config.WORKER_CONCURRENCY * 2 + 2) });
   const connection = createRedis(config.redisTarget, { name: 'rendermill-worker' });
   const producer = createProducer(connection, config.REDIS_PREFIX, { fairShare: config.FAIR_SHARE });
   const metrics = createMetrics('worker');
-  const tts = await createTts(config, metrics, logger);
+  // Only tasks that speak declare espeak-ng: a worker without them builds no voice (and runs no espeak-ng).
+  const tts = toolsFor(catalog.values(), queues).includes('espeak-ng')
+    ? await createTts(config, metrics, logger)
+    : undefined;
   const plans = loadPlanCatalogue(config.PLANS_FILE);
   // The reporter backs off across runs itself: no SDK-level retries.
   const stripe = createStripeClient({
@@ -75,13 +89,6 @@ export async function start(config: Config): Promise<WorkerProcess> {
     quota: { settle, release },
     billing: createAccountBilling({ db, stripe, plans, logger }),
   };
-  const catalog = createCatalog();
-  const queues: QueueName[] = config.WORKER_QUEUES.length
-    ? (config.WORKER_QUEUES as QueueName[])
-    : ALL_QUEUES;
-  const unknown = queues.filter((q) => !ALL_QUEUES.includes(q));
-  if (unknown.length) throw new Error(`WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`);
-
   const options = workerOptions({
     concurrency: config.WORKER_CONCURRENCY,
     backoffScale: config.JOB_BACKOFF_SCALE,
@@ -163,7 +170,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
       queues,
       concurrency: config.WORKER_CONCURRENCY,
       metrics_port: port,
-      tts: tts.name,
+      tts: tts?.name,
       tts_fallback: config.TTS_HTTP_URL ? config.TTS_FALLBACK : undefined,
       storage: store.backend,
     },
@@ -181,7 +188,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
       await producer.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       services.mailer.close();
-      tts.close?.();
+      tts?.close?.();
       connection.disconnect();
       store.close();
       await db.destroy();

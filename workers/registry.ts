@@ -12,6 +12,7 @@ import {
 } from '../shared/queue/queues.ts';
 import { type JobDefinition, runTenantJob } from './jobs/job-runner.ts';
 import type { WorkerServices } from './jobs/services.ts';
+import type { Tool } from './preflight/tools.ts';
 import { deletionJob } from './tasks/account/deletion-steps.ts';
 import { exportJob } from './tasks/account/export-steps.ts';
 import { deliverCallback } from './tasks/callbacks/callback-task.ts';
@@ -30,15 +31,23 @@ export interface TaskEntry {
   /** Attempts and backoff (also set on the job by the producer, from the same table) */
   policy: RetryPolicy;
   payload: z.ZodTypeAny;
+  /** Programs and fonts the handler runs on, checked when a worker of `queue` starts (none: pure Node). */
+  tools: readonly Tool[];
   handler(services: WorkerServices, job: Job, data: unknown, token?: string): Promise<unknown>;
 }
 
 const empty = tenantJobPayload.partial();
 
-function tenantTask<P>(name: string, queue: QueueName, def: JobDefinition<P>): TaskEntry {
+function tenantTask<P>(
+  name: string,
+  queue: QueueName,
+  def: JobDefinition<P>,
+  tools: readonly Tool[] = [],
+): TaskEntry {
   return {
     name,
     queue,
+    tools,
     policy: JOB_POLICIES[name]!,
     payload: tenantJobPayload,
     handler: (services, job, data, token) =>
@@ -59,15 +68,25 @@ function tenantTask<P>(name: string, queue: QueueName, def: JobDefinition<P>): T
  */
 export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
   const entries: TaskEntry[] = [
-    tenantTask(JOB_NAMES.render, QUEUES.render, renderJob),
-    tenantTask(JOB_NAMES.tts, QUEUES.media, ttsJob),
-    tenantTask(JOB_NAMES.image, QUEUES.media, imageJob),
+    // Narration (espeak-ng, ffprobe when a WAV header cannot be trusted), title cards (DejaVu through
+    // librsvg), H.264/AAC segments and the join (ffmpeg).
+    tenantTask(JOB_NAMES.render, QUEUES.render, renderJob, [
+      'ffmpeg',
+      'ffprobe',
+      'espeak-ng',
+      'dejavu-fonts',
+    ]),
+    // Speech, and its MP3 conversion (ffmpeg).
+    tenantTask(JOB_NAMES.tts, QUEUES.media, ttsJob, ['ffmpeg', 'ffprobe', 'espeak-ng']),
+    // A title card or a fitted image (sharp; text in DejaVu Sans).
+    tenantTask(JOB_NAMES.image, QUEUES.media, imageJob, ['dejavu-fonts']),
     tenantTask(JOB_NAMES.export, QUEUES.account, exportJob),
     tenantTask(JOB_NAMES.deletion, QUEUES.account, deletionJob),
     {
       name: JOB_NAMES.callback,
       queue: QUEUES.callbacks,
       policy: JOB_POLICIES[JOB_NAMES.callback]!,
+      tools: [],
       payload: callbackPayload,
       handler: (services, job, data) =>
         deliverCallback(services, job, data as z.infer<typeof callbackPayload>),
@@ -76,6 +95,7 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
       name: JOB_NAMES.reconcile,
       queue: QUEUES.maintenance,
       policy: JOB_POLICIES[JOB_NAMES.reconcile]!,
+      tools: [],
       payload: empty,
       handler: (services) => reconcileJobs(services),
     },
@@ -83,6 +103,7 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
       name: JOB_NAMES.sweepOutputs,
       queue: QUEUES.maintenance,
       policy: JOB_POLICIES[JOB_NAMES.sweepOutputs]!,
+      tools: [],
       payload: empty,
       handler: (services) => sweepExpiredOutputs(services),
     },
@@ -90,6 +111,7 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
       name: JOB_NAMES.usageReport,
       queue: QUEUES.maintenance,
       policy: JOB_POLICIES[JOB_NAMES.usageReport]!,
+      tools: [],
       payload: empty,
       handler: (services) =>
         services.plans

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { createDb } from '../db/db.ts';
 import { ensureDatabase, migrateLatest } from '../db/migrate.ts';
 import { createLogger } from '../logging/logger.ts';
+import { StartupError } from './startup-error.ts';
 
 /**
  * Generic process runner: `tsx shared/process/run.ts [--migrate] <module.ts>...`.
@@ -47,13 +48,24 @@ if (migrate) {
 }
 
 const services: Service[] = [];
+let stopping = false;
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
 for (const m of modules) {
-  const mod = (await import(pathToFileURL(path.resolve(m)).href)) as ServiceModule;
-  services.push(await mod.start(config));
+  try {
+    const mod = (await import(pathToFileURL(path.resolve(m)).href)) as ServiceModule;
+    services.push(await mod.start(config));
+  } catch (err) {
+    // The API may already be serving (`npm start` runs it before the worker): stop it and exit, rather
+    // than keep a half-started process that takes requests for work nothing will do.
+    if (err instanceof StartupError) console.error(err.message);
+    else log.fatal({ err, module: m }, 'could not start');
+    await shutdown('startup failure', 1);
+  }
+  if (stopping) break;
 }
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(signal: string, exitCode = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'stopping');
@@ -67,7 +79,5 @@ async function shutdown(signal: string): Promise<void> {
     await s.stop().catch((err: unknown) => log.error({ err }, 'error while stopping'));
   }
   log.info('stopped');
-  process.exit(0);
+  process.exit(exitCode);
 }
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));

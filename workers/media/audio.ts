@@ -4,17 +4,22 @@ import { runProcess } from './run-process.ts';
 
 let encodersPromise: Promise<Set<string>> | undefined;
 
+/** Encoder names in the output of `ffmpeg -hide_banner -encoders`. */
+export function parseEncoderList(stdout: string): Set<string> {
+  const names = new Set<string>();
+  // Lines look like " A....D libmp3lame           libmp3lame MP3 (MPEG audio layer 3) (codec mp3)".
+  for (const line of stdout.split('\n')) {
+    const match = /^\s*[VAS][A-Z.]{5}\s+(\S+)/.exec(line);
+    if (match?.[1]) names.add(match[1]);
+  }
+  return names;
+}
+
 /** The encoder names this ffmpeg build offers, read once per process (the build does not change). */
 function ffmpegEncoders(): Promise<Set<string>> {
-  encodersPromise ??= runProcess('ffmpeg', ['-hide_banner', '-encoders']).then(({ stdout }) => {
-    const names = new Set<string>();
-    // Lines look like " A....D libmp3lame           libmp3lame MP3 (MPEG audio layer 3) (codec mp3)".
-    for (const line of stdout.split('\n')) {
-      const match = /^\s*[VAS][A-Z.]{5}\s+(\S+)/.exec(line);
-      if (match?.[1]) names.add(match[1]);
-    }
-    return names;
-  });
+  encodersPromise ??= runProcess('ffmpeg', ['-hide_banner', '-encoders']).then(({ stdout }) =>
+    parseEncoderList(stdout),
+  );
   // A failed probe (e.g. ffmpeg missing at that moment) must not be cached forever.
   encodersPromise.catch(() => {
     encodersPromise = undefined;
