@@ -29,7 +29,10 @@ export interface Browser {
 }
 
 /** A fresh Chromium with a new, empty profile; `close()` ends the browser and removes the profile. */
-export async function launchBrowser(opts: { downloadsDir: string }): Promise<Browser> {
+export async function launchBrowser(opts: {
+  downloadsDir: string;
+  permissions?: string[];
+}): Promise<Browser> {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'rendermill-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -39,6 +42,7 @@ export async function launchBrowser(opts: { downloadsDir: string }): Promise<Bro
     downloadsPath: opts.downloadsDir,
     viewport: { width: 1280, height: 900 },
     timeout: 30_000,
+    permissions: opts.permissions ?? [],
   });
   context.setDefaultTimeout(15_000);
   const page = context.pages()[0] ?? (await context.newPage());

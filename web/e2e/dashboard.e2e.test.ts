@@ -1,21 +1,12 @@
 /// <reference lib="dom" />
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../api/testing/api-harness.ts';
-import { start as startWorker, type WorkerProcess } from '../../workers/main.ts';
-import { type BuildReport, DIST, ensureWebBuild } from '../scripts/build-web.ts';
-import {
-  type Browser,
-  freePort,
-  launchBrowser,
-  seriousA11yViolations,
-  unreachableByKeyboard,
-} from './browser.ts';
+import type { TestApi } from '../../api/testing/api-harness.ts';
+import { type BuildReport, DIST } from '../scripts/build-web.ts';
+import { type Browser, unreachableByKeyboard } from './browser.ts';
+import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
 /**
  * The dashboard end to end in Debian's Chromium, against the real API and a real worker on this
@@ -27,12 +18,11 @@ import {
  * `UPDATE_SCREENSHOTS=1` writes the README's screenshots (docs/screenshots/); otherwise they go to
  * a temp directory.
  */
-const run = promisify(execFile);
 const OWNER = 'newcomer@example.com';
 const VIEWER = 'viewer@example.com';
 
+let d: Dashboard;
 let t: TestApi;
-let worker: WorkerProcess;
 let browser: Browser;
 let page: Page;
 let base: string;
@@ -41,72 +31,20 @@ let shots: string;
 let build: BuildReport;
 
 beforeAll(async () => {
-  build = await ensureWebBuild({ quiet: true });
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'rendermill-web-e2e-'));
-  shots = process.env.UPDATE_SCREENSHOTS === '1' ? path.resolve('docs/screenshots') : path.join(tmp, 'shots');
-  await mkdir(shots, { recursive: true });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  t = await startTestApi({
-    PORT: String(port),
-    PUBLIC_URL: base,
-    WEB_DIST_DIR: DIST,
-    RATE_LIMIT_PER_MINUTE: '1000',
-    RATE_LIMIT_BURST_PER_SECOND: '100',
-  });
-  worker = await startWorker(t.env.config);
-  browser = await launchBrowser({ downloadsDir: tmp });
-  page = browser.page;
+  d = await startDashboard();
+  ({ t, browser, page, base, tmp, shots, build } = d);
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await worker?.stop();
-  await t?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  await d?.close();
 });
 
-const heading = (name: string) => page.getByRole('heading', { level: 1, name });
-
-async function expectAccessible(what: string): Promise<void> {
-  expect(await seriousA11yViolations(page), `axe on ${what}`).toEqual([]);
-}
-
-async function linkFor(email: string, after: number): Promise<string> {
-  const mail = await t.smtp.waitFor((m) => t.smtp.mails.indexOf(m) >= after && m.to.includes(email));
-  const link = /(http:\/\/\S+\/sign-in\/verify\?token=[A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
-  if (!link) throw new Error(`no sign-in link in: ${mail.text}`);
-  return link;
-}
-
-async function curl(pathname: string, key: string): Promise<{ status: number; body: string }> {
-  const { stdout } = await run('curl', [
-    '-s',
-    '-w',
-    '\n%{http_code}',
-    '-H',
-    `authorization: Bearer ${key}`,
-    `${base}${pathname}`,
-  ]);
-  const i = stdout.lastIndexOf('\n');
-  return { status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) };
-}
-
-/** The whole browser sign-in: Email → Send sign-in link → the mailed link → Sign in → Renders. */
-async function signInByLink(email: string): Promise<void> {
-  await browser.context.clearCookies();
-  await page.goto(`${base}/`);
-  const before = t.smtp.mails.length;
-  await page.getByLabel('Email').fill(email);
-  await page.getByRole('button', { name: 'Send sign-in link' }).click();
-  await page.goto(await linkFor(email, before));
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await heading('Renders').waitFor();
-}
-
-function confirmNextDialog(): void {
-  page.once('dialog', (d) => void d.accept());
-}
+const heading = (name: string) => d.heading(name);
+const expectAccessible = (what: string) => d.expectAccessible(what);
+const linkFor = (email: string, after: number) => d.linkFor(email, after);
+const curl = (pathname: string, key: string) => d.curl(pathname, key);
+const signInByLink = (email: string) => d.signInByLink(email);
+const confirmNextDialog = () => d.confirmNextDialog();
 
 const meterUsed = async (name: string) =>
   Number(await page.getByRole('meter', { name }).getAttribute('data-used', { timeout: 15_000 }));
@@ -128,6 +66,7 @@ describe('the dashboard in Chromium', () => {
     console.info(
       `[web] first page: DOMContentLoaded ${nav.domContentLoaded.toFixed(0)} ms, load ${nav.load.toFixed(0)} ms; JS ${(build.jsGzipBytes / 1024).toFixed(1)} KB gzipped`,
     );
+    expect(nav.load, 'first page load (ms)').toBeLessThan(1000);
     await expectAccessible('the sign-in page');
 
     const before = t.smtp.mails.length;

@@ -17,7 +17,7 @@ import {
   type Usage,
 } from '@rendermill/sdk';
 
-export type { Job, JobKind, JobStatus, Page, RenderRequest, Scene, Usage } from '@rendermill/sdk';
+export type { Job, JobKind, JobStatus, JobStep, Page, RenderRequest, Scene, Usage } from '@rendermill/sdk';
 export {
   AuthenticationError,
   NotFoundError,

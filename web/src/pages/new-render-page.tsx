@@ -37,7 +37,10 @@ function parseScenes(text: string): Scene[] | string {
   }
 }
 
-/** Where an API error belongs on this form: JSON-pointer paths for 400, the feature for a 403 gate. */
+/**
+ * Where an API error belongs on this form: JSON-pointer paths for 400, the scenes for a 402 (the
+ * quantities come from them), the gated field for a 403 upgrade; the rest under the buttons.
+ */
 function fieldErrorsOf(err: unknown): FieldErrors {
   if (err instanceof ValidationError) {
     const out: FieldErrors = {};
@@ -57,17 +60,18 @@ function fieldErrorsOf(err: unknown): FieldErrors {
       requested?: number;
     };
     const metric = String(p.metric ?? '');
+    // The scenes are what every metered quantity is computed from: the message goes beside them.
     return {
-      '/': `Quota exceeded for ${metricLabel(metric)}: ${formatQuantity(metric, Number(p.requested ?? 0))} requested, ${formatQuantity(metric, Math.max(0, Number(p.limit ?? 0) - Number(p.used ?? 0) - Number(p.reserved ?? 0)))} left of ${formatQuantity(metric, Number(p.limit ?? 0))}.`,
+      '/scenes': `Quota exceeded for ${metricLabel(metric)}: ${formatQuantity(metric, Number(p.requested ?? 0))} requested, ${formatQuantity(metric, Math.max(0, Number(p.limit ?? 0) - Number(p.used ?? 0) - Number(p.reserved ?? 0)))} left of ${formatQuantity(metric, Number(p.limit ?? 0))}.`,
     };
   }
   if (err instanceof RendermillError) return { '/': err.message };
   return err ? { '/': 'The request failed. Try again.' } : {};
 }
 
-function FieldError(props: { id: string; message: string | undefined }) {
+function FieldError(props: { id: string; message: string | undefined; alert?: boolean }) {
   return props.message ? (
-    <span id={props.id} className="field-error">
+    <span id={props.id} className="field-error" {...(props.alert ? { role: 'alert' } : {})}>
       {props.message}
     </span>
   ) : null;
@@ -164,7 +168,7 @@ export function NewRenderPage() {
       <h1>New render</h1>
       <form onSubmit={onSubmit} noValidate>
         <h2>Scenes</h2>
-        <FieldError id="err-scenes" message={errors['/scenes']} />
+        <FieldError id="err-scenes" message={errors['/scenes']} alert />
         <ol className="scenes">
           {rows.map((row, i) => {
             const p = `/scenes/${i}`;
