@@ -7,6 +7,7 @@ import * as webhooks from './20261201030000_webhooks.ts';
 import * as stepVoiceEngine from './20261201060000_step_voice_engine.ts';
 import * as backups from './20261201060100_backups.ts';
 import * as trials from './20261201060200_trials.ts';
+import * as jobReenqueues from './20261202010000_job_reenqueues.ts';
 
 export interface Migration {
   name: string;
@@ -24,4 +25,5 @@ export const migrations: Migration[] = [
   { name: '20261201060000_step_voice_engine', ...stepVoiceEngine },
   { name: '20261201060100_backups', ...backups },
   { name: '20261201060200_trials', ...trials },
+  { name: '20261202010000_job_reenqueues', ...jobReenqueues },
 ];

@@ -91,6 +91,8 @@ export interface JobRow {
   output_deleted_at: Date | null;
   /** Outbox marker: null until the BullMQ job is known to exist. */
   enqueued_at: Date | null;
+  /** Times the reconciler re-added the job after BullMQ had failed it; internal, never shown to clients. */
+  reenqueues: number;
   cancel_requested_at: Date | null;
   created_at: Date;
   started_at: Date | null;

@@ -39,7 +39,7 @@ export type JobStepState = Pick<JobStepRow, 'name' | 'status' | 'attempt' | 'res
 /** An open job the reconciler checks against BullMQ. */
 export type QuietJob = Pick<
   JobRow,
-  'id' | 'tenant_id' | 'kind' | 'priority' | 'status' | 'attempts' | 'enqueued_at' | 'metadata' | 'payload'
+  'id' | 'tenant_id' | 'kind' | 'priority' | 'status' | 'attempts' | 'enqueued_at' | 'reenqueues' | 'payload'
 >;
 
 /** A table the account deletion counts and erases, with the rows of the tenant in it. */
@@ -164,7 +164,7 @@ export function createJobRepository() {
           'status',
           'attempts',
           'enqueued_at',
-          'metadata',
+          'reenqueues',
           'payload',
         )
         .whereIn('status', OPEN_STATUSES)
@@ -181,17 +181,18 @@ export function createJobRepository() {
     },
 
     /**
-     * The reconciler added the job to BullMQ again; `reenqueues` (when given) is how often it
-     * did so for a job BullMQ had failed, kept in `metadata.__reenqueues`.
+     * The reconciler added the job to BullMQ again. `afterFailure`: BullMQ had failed it (stalled
+     * too often), which counts towards the reconciler's cap in `jobs.reenqueues`; a job BullMQ had
+     * merely lost does not count.
      */
-    async markReenqueued(db: Db, id: string, reenqueues?: number): Promise<void> {
-      await db('jobs').update({ enqueued_at: db.fn.now(), updated_at: db.fn.now() }).where({ id });
-      if (reenqueues !== undefined) {
-        await db.raw(
-          `UPDATE jobs SET metadata = jsonb_set(metadata, '{__reenqueues}', to_jsonb(?::int)) WHERE id = ?`,
-          [reenqueues, id],
-        );
-      }
+    async markReenqueued(db: Db, id: string, afterFailure: boolean): Promise<void> {
+      await db('jobs')
+        .update({
+          enqueued_at: db.fn.now(),
+          updated_at: db.fn.now(),
+          ...(afterFailure ? { reenqueues: db.raw('reenqueues + 1') } : {}),
+        })
+        .where({ id });
     },
 
     /** `cancelQueued`: queued → canceled. Returns the row, or null when it was no longer queued. */

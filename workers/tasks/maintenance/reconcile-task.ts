@@ -36,8 +36,11 @@ export async function reconcileJobs(
     // Waiting its fair turn on its tenant's list: not lost. After a Redis loss it is in neither
     // place, and is enqueued again below, which rebuilds the fair-share state from Postgres.
     if (state === 'missing' && (await producer.fair?.holds(route.queue, row.id))) continue;
-    const count = Number(row.metadata?.__reenqueues ?? 0);
-    if (state === 'missing' || (state === 'failed' && count < MAX_REENQUEUES) || state === 'unknown') {
+    if (
+      state === 'missing' ||
+      (state === 'failed' && row.reenqueues < MAX_REENQUEUES) ||
+      state === 'unknown'
+    ) {
       if (existing) await existing.remove().catch(() => undefined);
       if (row.kind === 'deletion') {
         // A deletion waits out its grace period: re-add it with its delay, never at once.
@@ -55,7 +58,7 @@ export async function reconcileJobs(
           priority: row.priority,
         });
       }
-      await store.markReenqueued(db, row.id, state === 'failed' ? count + 1 : undefined);
+      await store.markReenqueued(db, row.id, state === 'failed');
       metrics.reconcilerEnqueued.inc();
       reenqueued++;
       logger.warn(
