@@ -4,6 +4,8 @@ import { JobHandle, PendingJob } from './job-handle.ts';
 import type {
   ApiKey,
   ApiKeyWithSecret,
+  CreateApiKeyRequest,
+  Estimate,
   ImageRequest,
   Job,
   JobKind,
@@ -14,6 +16,8 @@ import type {
   TtsRequest,
   Usage,
   UsageEvent,
+  WebhookDelivery,
+  WebhookDeliveryQuery,
 } from './types.ts';
 import { type HeaderBag, testHeaders, type VerifyOptions, verifyWebhook } from './webhooks.ts';
 
@@ -86,11 +90,7 @@ export class Rendermill {
     );
   }
 
-  private estimate<T = Record<string, unknown>>(
-    path: string,
-    body: unknown,
-    opts: PostOptions = {},
-  ): Promise<T> {
+  private estimate<T = Estimate>(path: string, body: unknown, opts: PostOptions = {}): Promise<T> {
     return this.http.json<T>('POST', path, { body, ...opts });
   }
 
@@ -98,19 +98,19 @@ export class Rendermill {
     /** `POST /v1/renders` → a job handle; `.wait()` follows it to the end. */
     create: (body: RenderRequest, opts?: PostOptions) => this.submit('/v1/renders', body, opts),
     /** `POST /v1/renders/estimate`: quantities, price, quota after, and the refusal the submit would get. */
-    estimate: <T = Record<string, unknown>>(body: RenderRequest, opts?: PostOptions) =>
+    estimate: <T = Estimate>(body: RenderRequest, opts?: PostOptions) =>
       this.estimate<T>('/v1/renders/estimate', body, opts),
   };
 
   readonly tts = {
     create: (body: TtsRequest, opts?: PostOptions) => this.submit('/v1/tts', body, opts),
-    estimate: <T = Record<string, unknown>>(body: TtsRequest, opts?: PostOptions) =>
+    estimate: <T = Estimate>(body: TtsRequest, opts?: PostOptions) =>
       this.estimate<T>('/v1/tts/estimate', body, opts),
   };
 
   readonly images = {
     create: (body: ImageRequest, opts?: PostOptions) => this.submit('/v1/images', body, opts),
-    estimate: <T = Record<string, unknown>>(body: ImageRequest, opts?: PostOptions) =>
+    estimate: <T = Estimate>(body: ImageRequest, opts?: PostOptions) =>
       this.estimate<T>('/v1/images/estimate', body, opts),
   };
 
@@ -170,7 +170,7 @@ export class Rendermill {
 
   readonly apiKeys = {
     list: () => this.http.json<Page<ApiKey>>('GET', '/v1/api-keys'),
-    create: (body: { name: string; role?: ApiKey['role'] }, opts?: PostOptions) =>
+    create: (body: CreateApiKeyRequest, opts?: PostOptions) =>
       this.http.json<ApiKeyWithSecret>('POST', '/v1/api-keys', { body, ...opts }),
     rotate: (id: string, opts?: PostOptions) =>
       this.http.json<ApiKeyWithSecret>('POST', `/v1/api-keys/${enc(id)}/rotate`, opts),
@@ -178,23 +178,15 @@ export class Rendermill {
   };
 
   readonly webhookDeliveries = {
-    list: <T = Record<string, unknown>>(
-      opts: {
-        status?: string;
-        job_id?: string;
-        event?: string;
-        from?: string;
-        to?: string;
-        limit?: number;
-        cursor?: string;
-      } = {},
-    ) => {
+    list: (opts: WebhookDeliveryQuery = {}) => {
       const page = (cursor?: string) =>
-        this.http.json<Page<T>>('GET', '/v1/webhook-deliveries', { query: { ...opts, cursor } });
+        this.http.json<Page<WebhookDelivery>>('GET', '/v1/webhook-deliveries', {
+          query: { ...opts, cursor },
+        });
       return Object.assign(paginate(page, opts.cursor), { page: () => page(opts.cursor) });
     },
     replay: (id: string, opts?: PostOptions) =>
-      this.http.json<Record<string, unknown>>('POST', `/v1/webhook-deliveries/${enc(id)}/replay`, opts),
+      this.http.json<WebhookDelivery>('POST', `/v1/webhook-deliveries/${enc(id)}/replay`, opts),
   };
 
   readonly events = {

@@ -1,118 +1,63 @@
 /**
- * Request and response shapes of the Rendermill API.
- * TODO(openapi): generated from the committed OpenAPI snapshot once the API serves /openapi.json.
+ * Request and response shapes of the Rendermill API, taken from the types generated from its
+ * OpenAPI document (`./generated/openapi.ts`, `npm run sdk:types`). Only the events are written
+ * here: the document declares `GET /v1/events` as a text/event-stream, not their JSON.
  */
-export type JobKind = 'render' | 'tts' | 'image' | 'export' | 'deletion';
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
-export type Metric = 'render_seconds' | 'tts_seconds' | 'images' | 'storage_bytes';
+import type { operations } from './generated/openapi.ts';
 
-export interface Scene {
-  text?: string;
-  title?: string;
-  image_url?: string;
-  background?: string;
-  duration?: number;
+type Op = keyof operations;
+type Responses<O extends Op> = operations[O]['responses'];
+/** The JSON body an operation answers with `status`. */
+export type ResponseBody<O extends Op, S extends keyof Responses<O>> = Responses<O>[S] extends {
+  content: { 'application/json': infer B };
 }
+  ? B
+  : never;
+/** The JSON body an operation takes. */
+export type RequestBody<O extends Op> = operations[O] extends {
+  requestBody: { content: { 'application/json': infer B } };
+}
+  ? B
+  : operations[O] extends { requestBody?: { content: { 'application/json': infer B } } }
+    ? B
+    : never;
+/** The query parameters of an operation. */
+export type QueryOf<O extends Op> = operations[O]['parameters'] extends { query?: infer Q }
+  ? NonNullable<Q>
+  : never;
 
-export interface RenderRequest {
-  scenes: Scene[];
-  resolution?: '720p' | '1080p' | '2160p';
-  fps?: 24 | 25 | 30 | 60;
-  voice?: string;
-  callback_url?: string;
-  metadata?: Record<string, unknown>;
-}
+export type Job = ResponseBody<'getJob', 200>;
+export type JobKind = Job['kind'];
+export type JobStatus = Job['status'];
+export type JobStep = Job['steps'][number];
+export type JobOutput = NonNullable<Job['output']>;
+export type Metric = keyof Job['estimate'];
 
-export interface TtsRequest {
-  text: string;
-  voice?: string;
-  format?: 'wav' | 'mp3';
-  callback_url?: string;
-  metadata?: Record<string, unknown>;
-}
+export type RenderRequest = RequestBody<'createRender'>;
+export type Scene = RenderRequest['scenes'][number];
+export type TtsRequest = RequestBody<'createTts'>;
+export type ImageRequest = RequestBody<'createImage'>;
 
-export interface ImageRequest {
-  title?: string;
-  text?: string;
-  width?: number;
-  height?: number;
-  background?: string;
-  callback_url?: string;
-  metadata?: Record<string, unknown>;
-}
-
-export interface JobStep {
-  name: string;
-  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
-  attempt?: number;
-  cache_hit?: boolean;
-  started_at: string | null;
-  finished_at: string | null;
-  error?: string | null;
-}
-
-export interface JobOutput {
-  url: string;
-  content_type: string;
-  bytes: number;
-  duration_seconds: number | null;
-  expires_at: string;
-}
-
-export interface Job {
-  id: string;
-  kind: JobKind;
-  status: JobStatus;
-  progress: number;
-  attempts: number;
-  steps: JobStep[];
-  estimate: Partial<Record<Metric, number>>;
-  usage: Array<{ metric: Metric; quantity: number }>;
-  output: JobOutput | null;
-  error: { code: string; message: string } | null;
-  metadata: Record<string, unknown>;
-  created_at: string;
-  started_at?: string | null;
-  finished_at: string | null;
-  [key: string]: unknown;
-}
+/** What `renders.estimate` (and tts/images) answers. */
+export type Estimate = ResponseBody<'estimateRender', 200>;
 
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
 }
 
-export interface Usage {
-  period: { start: string; end: string };
-  plan: string;
-  overage: boolean;
-  metrics: Record<Metric, { used: number; reserved: number; limit: number | null; remaining: number | null }>;
-}
+export type Usage = ResponseBody<'getUsage', 200>;
+export type UsageEvent = ResponseBody<'listUsageEvents', 200>['data'][number];
 
-export interface UsageEvent {
-  id: string | number;
-  occurred_at: string;
-  job_id: string | null;
-  step: string | null;
-  metric: Metric;
-  quantity: number;
-  [key: string]: unknown;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  role: 'viewer' | 'member' | 'admin';
-  prefix: string;
-  last4: string;
-  created_at: string;
-  last_used_at: string | null;
-}
-
+export type ApiKey = ResponseBody<'listApiKeys', 200>['data'][number];
 /** Creation and rotation answer the secret, once. */
-export interface ApiKeyWithSecret extends ApiKey {
-  key: string;
-}
+export type ApiKeyWithSecret = ResponseBody<'createApiKey', 201>;
+export type CreateApiKeyRequest = RequestBody<'createApiKey'>;
+
+export type WebhookDelivery = ResponseBody<'getWebhookDelivery', 200>;
+export type WebhookDeliveryQuery = QueryOf<'listWebhookDeliveries'>;
+export type WebhookEndpoint = ResponseBody<'getWebhookEndpoint', 200>;
+export type WebhookSecret = ResponseBody<'getWebhookSecret', 200>;
 
 export type EventType =
   | 'job.queued'

@@ -166,7 +166,7 @@ describe('usage, keys, events', () => {
   it('when usage is read, then the counters and the ledger answer', async () => {
     const u = await rm.usage.get();
     expect(u.plan).toBe('free');
-    expect(u.metrics.render_seconds.used).toBeGreaterThan(0);
+    expect(u.metrics.render_seconds?.used).toBeGreaterThan(0);
     const events = await rm.usage.events({ limit: 5 }).page();
     expect(events.data.length).toBeGreaterThan(0);
   });
