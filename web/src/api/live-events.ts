@@ -80,7 +80,18 @@ function patchJob(job: Job, event: RendermillEvent, ej: EventJob): Job {
         : { ...s, status: 'running', started_at: s.started_at ?? at };
     next.steps = job.steps.some((s) => s.name === step.name)
       ? job.steps.map((s) => (s.name === step.name ? patch(s) : s))
-      : [...job.steps, patch({ name: step.name, status: 'pending', started_at: null, finished_at: null })];
+      : [
+          ...job.steps,
+          patch({
+            name: step.name,
+            status: 'pending',
+            started_at: null,
+            finished_at: null,
+            attempt: 1,
+            cache_hit: false,
+            voice_engine: null,
+          }),
+        ];
   }
   return next;
 }
