@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Response } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod/v4';
+import { csvRow } from '../../../shared/csv/csv.ts';
 import { UpgradeRequiredError } from '../../../shared/errors/http-errors.ts';
 import { METRICS } from '../../../shared/jobs/estimate.ts';
 import { periodKey, periodOf } from '../../../shared/metering/periods.ts';
@@ -63,13 +64,6 @@ function eventView(r: LedgerRow) {
 
 const CSV_COLUMNS = ['id', 'occurred_at', 'job_id', 'step', 'metric', 'quantity', 'reported_at'] as const;
 const CSV_BATCH = 1000;
-
-function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
-  // Quote what needs it; a leading = + - @ would be a formula in a spreadsheet.
-  const safe = /^[=+\-@]/.test(s) && Number.isNaN(Number(s)) ? `'${s}` : s;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
 
 async function write(res: Response, chunk: string): Promise<void> {
   if (!res.write(chunk)) await once(res, 'drain');
@@ -191,10 +185,7 @@ export function usageRoutes(deps: { db: Knex; plans: PlanCatalogue }): Operation
           if (res.destroyed) return; // the client went away
           if (rows.length > 0) {
             const view = rows.map(eventView);
-            await write(
-              res,
-              view.map((row) => `${CSV_COLUMNS.map((c) => csvCell(row[c])).join(',')}\r\n`).join(''),
-            );
+            await write(res, view.map((row) => csvRow(CSV_COLUMNS.map((c) => row[c]))).join(''));
           }
           const last = rows.at(-1);
           if (!last || rows.length < CSV_BATCH) break;

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ZipArchive } from 'archiver';
+import { csvRow } from '../../../shared/csv/csv.ts';
 import type { Storage } from '../../../shared/storage/storage.ts';
 import type { ExportReader } from './export-data.ts';
 import {
-  csvField,
   type ExportManifest,
   fileChunks,
   type ManifestFile,
@@ -164,9 +164,9 @@ export async function writeExportZip(
     const csvPath = path.join(o.workDir, 'usage.csv');
     const csv = createWriteStream(csvPath);
     const columns = ['id', 'job_id', 'step', 'metric', 'quantity', 'occurred_at', 'reported_at'];
-    csv.write(`${columns.join(',')}\r\n`);
+    csv.write(csvRow(columns));
     const toCsv = async (page: Row[]) => {
-      const lines = page.map((r) => `${columns.map((c) => csvField(r[c])).join(',')}\r\n`).join('');
+      const lines = page.map((r) => csvRow(columns.map((c) => r[c]))).join('');
       if (!csv.write(lines)) await once(csv, 'drain');
     };
     await add('usage.json', jsonArray(o.reader.usage(), 'usage_events', toCsv));

@@ -37,12 +37,6 @@ export const NOT_INCLUDED =
   'Secrets are never exported: sign-in, invite and refresh tokens, API keys (only their prefix and last ' +
   '4 characters, as the API shows them), the webhook signing secret, and the hashes of any of them.';
 
-/** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
-export function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 export async function* fileChunks(file: string): AsyncGenerator<Buffer> {
   for await (const c of createReadStream(file)) yield c as Buffer;
 }

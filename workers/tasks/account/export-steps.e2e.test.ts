@@ -212,4 +212,30 @@ describe('account export steps', () => {
     ).rejects.toThrow('deadline');
     expect(await services.storage.stat(`tenants/${team.tenantId}/exports/${job.id}.zip`)).toBeNull();
   });
+
+  it('when a ledger cell looks like a spreadsheet formula, then usage.csv guards it with a quote mark and keeps negative numbers numeric', async () => {
+    const formula = '=HYPERLINK("http://evil.example/","open")';
+    const id = newId('evt');
+    await env.db('usage_events').insert({
+      id,
+      tenant_id: team.tenantId,
+      job_id: team.jobs.done,
+      step: formula,
+      metric: 'images',
+      quantity: -1,
+      occurred_at: new Date('2026-12-01T10:00:00.000Z'),
+    });
+    const { files } = await runExport();
+    const line = files
+      .get('usage.csv')!
+      .toString()
+      .split('\r\n')
+      .find((l) => l.startsWith(`${id},`));
+    expect(line).toBe(
+      `${id},${team.jobs.done},"'=HYPERLINK(""http://evil.example/"",""open"")",images,-1,2026-12-01T10:00:00.000Z,`,
+    );
+    // The JSON form is data, not a spreadsheet: it keeps the value as it is.
+    const usageJson = json(files, 'usage.json') as Array<Record<string, unknown>>;
+    expect(usageJson.find((u) => u.id === id)).toMatchObject({ step: formula, quantity: -1 });
+  });
 });
