@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, roleAtLeast } from '../../shared/auth/roles.ts';
 import {
   createWorld,
+  KEY_ROLES,
   minRole,
   needsBearer,
   pathParamNames,
@@ -11,11 +12,16 @@ import {
 
 /**
  * Tenant isolation and roles, for every operation of the document: B's credentials never reach
- * A's ids, each role below an operation's minimum is refused, the minimum gets through.
+ * A's ids, each role below an operation's minimum is refused, the minimum gets through, both as a
+ * session and as an API key of that role (and keys are refused on user-only operations).
  */
 describe('contract access: tenant isolation and roles for every operation', () => {
   let w: World;
-  const counts = { isolation: new Map<string, number>(), roles: new Map<string, number>() };
+  const counts = {
+    isolation: new Map<string, number>(),
+    roles: new Map<string, number>(),
+    apiKeyRoles: new Map<string, number>(),
+  };
   const count = (m: Map<string, number>, id: string) => m.set(id, (m.get(id) ?? 0) + 1);
   beforeAll(async () => {
     w = await createWorld();
@@ -86,11 +92,40 @@ describe('contract access: tenant isolation and roles for every operation', () =
           expect(passesGate(r.status, r.body.code), what).toBe(true);
         }
       }
-      if (userOnly(o)) {
-        count(counts.roles, o.operationId);
-        const r = await w.send({ ...(await w.validRequest(o, w.sessionsA.owner, false)), token: w.keyA.key });
-        expect(r.status, `${o.operationId} with an API key`).toBe(403);
+    }
+  });
+
+  it('when an API key of each role calls an operation, then below the minimum or on a user-only operation 403; at the minimum it gets past the role check', async () => {
+    const gated = w.ops.filter(needsBearer);
+    let refusedUserOnly = 0;
+    let passed = 0;
+    for (const o of gated) {
+      const min = minRole(o);
+      for (const role of KEY_ROLES) {
+        const key = w.keysA[role];
+        // Sessions-only operations refuse every key, whatever its role, before anything happens.
+        const refused = userOnly(o) || !roleAtLeast(role, min);
+        if (!refused && role !== min) continue;
+        count(counts.apiKeyRoles, o.operationId);
+        const plan = await w.validRequest(o, key, !refused);
+        const r = await w.send({ ...plan, token: key.token });
+        const what = `${o.operationId} (min ${min}${userOnly(o) ? ', user only' : ''}) as ${key.label}: ${r.status} ${r.text.slice(0, 200)}`;
+        if (refused) {
+          expect(r.status, what).toBe(403);
+          expect(r.body.code, what).toBe('forbidden');
+          if (userOnly(o)) {
+            refusedUserOnly++;
+            expect(r.body.detail, what).toMatch(/needs a user session, not an API key/);
+          }
+        } else {
+          expect(passesGate(r.status, r.body.code), what).toBe(true);
+          passed++;
+        }
       }
     }
+    // Not vacuous: user-only operations exist (sessions, logout-all, account deletion), and keys
+    // get through most operations at their minimum.
+    expect(refusedUserOnly).toBeGreaterThanOrEqual(4 * KEY_ROLES.length);
+    expect(passed).toBeGreaterThanOrEqual(20);
   });
 });

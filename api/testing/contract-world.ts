@@ -25,6 +25,10 @@ export interface Principal {
   signIn?: SignIn;
 }
 
+/** The roles an API key can have: an owner's powers are never given to a key. */
+export const KEY_ROLES = ['viewer', 'member', 'admin'] as const satisfies readonly Role[];
+export type KeyRole = (typeof KEY_ROLES)[number];
+
 export interface RequestPlan {
   method: string;
   path: string;
@@ -58,7 +62,7 @@ export const needsBearer = (o: DocOp) => o.op.security.some((s) => 'accessToken'
 export const userOnly = (o: DocOp) => needsBearer(o) && !o.op.security.some((s) => 'apiKey' in s);
 export const pathParamNames = (o: DocOp) => [...o.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
 
-/** Two tenants with a session per role, API keys, and one of each resource an id in a path can name. */
+/** Two tenants with a session and an API key per role, and one of each resource an id in a path can name. */
 export async function createWorld() {
   // Billing through a local Stripe stand-in, so billing operations can succeed (not 503 local-ledger mode).
   const stripe = await startFakeStripe();
@@ -91,7 +95,7 @@ export async function createWorld() {
     users[role] = u.userId;
     sessionsA[role] = { label: `A ${role} session`, token: u.signIn.access_token, signIn: u.signIn };
   }
-  const key = async (owner: SignIn, role: 'viewer' | 'member' | 'admin') => {
+  const key = async (owner: SignIn, role: KeyRole) => {
     const r = await t.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
       token: owner.access_token,
       body: { name: `contract ${role}`, role },
@@ -100,6 +104,11 @@ export async function createWorld() {
     return r.body;
   };
   const keyA = await key(ownerA, 'admin');
+  // One key per role, for the role suite (the admin one is keyA).
+  const keysA = { admin: { label: 'A admin API key', token: keyA.key } } as Record<KeyRole, Principal>;
+  for (const role of KEY_ROLES.filter((r) => r !== 'admin')) {
+    keysA[role] = { label: `A ${role} API key`, token: (await key(ownerA, role)).key };
+  }
 
   const ownerB = await t.signIn(email('owner-b'));
   const keyB = await key(ownerB, 'admin');
@@ -257,6 +266,7 @@ export async function createWorld() {
     tenantA,
     sessionsA,
     keyA,
+    keysA,
     tenantB,
     idsA,
     ownerEmailA: ownerA.user.email,
