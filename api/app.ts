@@ -3,6 +3,8 @@ import helmet from 'helmet';
 import type { Knex } from 'knex';
 import type { Config } from '../shared/config/config.ts';
 import type { EventWriter } from '../shared/events/event-stream.ts';
+import { createYoutubeConnectionStore } from '../shared/integrations/youtube-connection-store.ts';
+import { createJobRepository } from '../shared/jobs/job-repository.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import type { Mailer } from '../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../shared/metering/plans.ts';
@@ -29,6 +31,8 @@ import { stripeWebhookRoutes } from './features/billing/stripe-webhook-routes.ts
 import { DOCS_ASSETS_PATH, docsAssets, docsRoutes } from './features/docs/docs-routes.ts';
 import type { EventHub } from './features/events/event-hub.ts';
 import { eventRoutes } from './features/events/event-routes.ts';
+import { youtubeRoutes } from './features/integrations/youtube-routes.ts';
+import { createYoutubeService } from './features/integrations/youtube-service.ts';
 import { estimateRoutes } from './features/jobs/estimate-routes.ts';
 import { fileRoutes } from './features/jobs/file-routes.ts';
 import { jobRoutes } from './features/jobs/job-routes.ts';
@@ -41,6 +45,8 @@ import { createMemberStore } from './features/members/member-store.ts';
 import { backupRoutes } from './features/ops/backup-routes.ts';
 import { opsRoutes } from './features/ops/ops-routes.ts';
 import { queueDashboard } from './features/ops/queue-dashboard.ts';
+import { publishRoutes } from './features/publish/publish-routes.ts';
+import { createPublishService } from './features/publish/publish-service.ts';
 import { sessionRoutes } from './features/sessions/session-routes.ts';
 import { createSessionStore } from './features/sessions/session-store.ts';
 import { planRoutes } from './features/usage/plan-routes.ts';
@@ -96,6 +102,7 @@ export interface ApiDeps {
  */
 export function apiOperations(deps: ApiDeps): Operation[] {
   const memberStore = createMemberStore();
+  const connections = createYoutubeConnectionStore();
   const operations: Operation[] = [
     ...opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }),
     ...stripeWebhookRoutes({ secret: deps.config.STRIPE_WEBHOOK_SECRET, handle: deps.stripeEvents }),
@@ -139,6 +146,26 @@ export function apiOperations(deps: ApiDeps): Operation[] {
       producer: deps.producer,
       events: deps.events,
       allowPrivateHosts: deps.config.FETCH_ALLOW_PRIVATE,
+    }),
+    ...youtubeRoutes({
+      youtube: createYoutubeService({
+        db: deps.db,
+        store: connections,
+        plans: deps.plans,
+        config: deps.config,
+        logger: deps.logger,
+      }),
+    }),
+    ...publishRoutes({
+      publish: createPublishService({
+        db: deps.db,
+        jobStore: createJobRepository(),
+        connections,
+        jobs: deps.jobs,
+        producer: deps.producer,
+        plans: deps.plans,
+        logger: deps.logger,
+      }),
     }),
   ];
   let document: Record<string, unknown> | undefined;

@@ -8,6 +8,7 @@ import * as stepVoiceEngine from './20261201060000_step_voice_engine.ts';
 import * as backups from './20261201060100_backups.ts';
 import * as trials from './20261201060200_trials.ts';
 import * as jobReenqueues from './20261202010000_job_reenqueues.ts';
+import * as youtube from './20261202020000_youtube.ts';
 
 export interface Migration {
   name: string;
@@ -26,4 +27,5 @@ export const migrations: Migration[] = [
   { name: '20261201060100_backups', ...backups },
   { name: '20261201060200_trials', ...trials },
   { name: '20261202010000_job_reenqueues', ...jobReenqueues },
+  { name: '20261202020000_youtube', ...youtube },
 ];

@@ -19,6 +19,7 @@ import { deliverCallback } from './tasks/callbacks/callback-task.ts';
 import { imageJob } from './tasks/image/image-job.ts';
 import { reconcileJobs } from './tasks/maintenance/reconcile-task.ts';
 import { sweepExpiredOutputs } from './tasks/maintenance/sweep-outputs-task.ts';
+import { publishYoutubeJob } from './tasks/publish/publish-youtube-job.ts';
 import { renderJob } from './tasks/render/render-job.ts';
 import { ttsJob } from './tasks/tts/tts-job.ts';
 import { announceUsageAlert } from './tasks/usage/usage-alert-event.ts';
@@ -82,6 +83,7 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
     tenantTask(JOB_NAMES.image, QUEUES.media, imageJob, ['dejavu-fonts']),
     tenantTask(JOB_NAMES.export, QUEUES.account, exportJob),
     tenantTask(JOB_NAMES.deletion, QUEUES.account, deletionJob),
+    tenantTask(JOB_NAMES.publishYoutube, QUEUES.publish, publishYoutubeJob),
     {
       name: JOB_NAMES.callback,
       queue: QUEUES.callbacks,

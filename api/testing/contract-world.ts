@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { ROLES, type Role } from '../../shared/auth/roles.ts';
 import { newId } from '../../shared/ids/ids.ts';
+import { startFakeGoogle } from '../../shared/testing/fake-google.ts';
 import { startFakeStripe } from '../../shared/testing/fake-stripe.ts';
 import { type HttpResult, type SignIn, startTestApi, type TestApi } from './api-harness.ts';
 
@@ -66,8 +68,12 @@ export const pathParamNames = (o: DocOp) => [...o.path.matchAll(/\{([^}]+)\}/g)]
 export async function createWorld() {
   // Billing through a local Stripe stand-in, so billing operations can succeed (not 503 local-ledger mode).
   const stripe = await startFakeStripe();
+  // Google (OAuth, YouTube) likewise, so the integration operations are configured (not 503).
+  const google = await startFakeGoogle();
   const t: TestApi = await startTestApi({
     ...UNLIMITED,
+    ...google.env,
+    INTEGRATIONS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     STRIPE_SECRET_KEY: 'sk_test_contract',
     STRIPE_API_URL: stripe.url,
     STRIPE_WEBHOOK_SECRET: 'whsec_contract',
@@ -256,6 +262,7 @@ export async function createWorld() {
   const close = async () => {
     await t.close();
     await stripe.close();
+    await google.close();
   };
 
   return {

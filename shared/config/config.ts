@@ -168,6 +168,31 @@ export const configSchema = z
     BACKUP_PG_BIN_DIR: z.string().optional(),
     /** Limit of one pg_dump or pg_restore run, in seconds. */
     BACKUP_TIMEOUT_SECONDS: z.coerce.number().positive().default(3600),
+    /** Key encrypting third-party tokens at rest (the YouTube refresh token), AES-256-GCM: 32 bytes as 64 hex characters or base64. Unset: connecting a channel answers 503. */
+    INTEGRATIONS_ENCRYPTION_KEY: z
+      .string()
+      .refine((v) => parseBackupKey(v) !== null, 'must be 32 bytes as 64 hex characters or base64')
+      .optional(),
+    /** OAuth client of the Google Cloud project (type "Web application"); unset: connecting a channel answers 503. */
+    GOOGLE_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    GOOGLE_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+    /** Google's authorization endpoint (a local fake in tests). */
+    GOOGLE_OAUTH_AUTHORIZE_URL: z.string().url().default('https://accounts.google.com/o/oauth2/v2/auth'),
+    /** Google's token endpoint: code exchange and refresh. */
+    GOOGLE_OAUTH_TOKEN_URL: z.string().url().default('https://oauth2.googleapis.com/token'),
+    /** Google's revocation endpoint (disconnect). */
+    GOOGLE_OAUTH_REVOKE_URL: z.string().url().default('https://oauth2.googleapis.com/revoke'),
+    /** YouTube Data API v3 resumable upload endpoint of videos.insert. */
+    YOUTUBE_UPLOAD_URL: z.string().url().default('https://www.googleapis.com/upload/youtube/v3/videos'),
+    /** Bytes per upload request; a multiple of 256 KiB, as the resumable protocol requires (default 8 MiB). */
+    YOUTUBE_CHUNK_BYTES: z.coerce
+      .number()
+      .int()
+      .min(262_144)
+      .refine((v) => v % 262_144 === 0, 'must be a multiple of 262144 (256 KiB)')
+      .default(8 * 1_048_576),
+    /** Limit of one request to Google (token, revoke, one upload chunk's answer), in seconds. */
+    GOOGLE_HTTP_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Hours a tenant's events are kept in its Redis stream at least (resumable with Last-Event-ID). */
     EVENTS_RETENTION_HOURS: z.coerce

@@ -6,8 +6,11 @@ import type { Estimate } from './estimate.ts';
  * that writes `jobs` and `job_steps`, and it writes only these transitions.
  */
 
-/** What a tenant asked for. `render`/`tts`/`image` come from the jobs API, `export`/`deletion` from the account API. */
-export const JOB_KINDS = ['render', 'tts', 'image', 'export', 'deletion'] as const;
+/**
+ * What a tenant asked for. `render`/`tts`/`image` come from the jobs API, `export`/`deletion` from
+ * the account API, `publish` from `POST /v1/jobs/:id/publish` (an upload of a render's output).
+ */
+export const JOB_KINDS = ['render', 'tts', 'image', 'export', 'deletion', 'publish'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -89,6 +92,8 @@ export interface JobRow {
   output_duration_seconds: number | null;
   output_expires_at: Date | null;
   output_deleted_at: Date | null;
+  /** What the job produced besides a file (publish: `{ destination, video_id, url }`); null otherwise. */
+  result: Record<string, unknown> | null;
   /** Outbox marker: null until the BullMQ job is known to exist. */
   enqueued_at: Date | null;
   /** Times the reconciler re-added the job after BullMQ had failed it; internal, never shown to clients. */

@@ -119,6 +119,21 @@ export function createJobRepository() {
       );
     },
 
+    /** The tenant's queued or running publish of `sourceJobId` to `destination`, if any. */
+    findOpenPublish(
+      trx: Knex.Transaction,
+      tenantId: string,
+      sourceJobId: string,
+      destination: string,
+    ): Promise<JobRow | null> {
+      return first(
+        trx('jobs')
+          .where({ tenant_id: tenantId, kind: 'publish' })
+          .whereIn('status', OPEN_STATUSES)
+          .whereRaw('payload @> ?::jsonb', [JSON.stringify({ source_job_id: sourceJobId, destination })]),
+      );
+    },
+
     /** Newest first; one row more than `limit` tells the caller whether a next page exists. */
     async list(db: Db, tenantId: string, f: JobListFilter): Promise<Array<JobRow & { position: string }>> {
       const q = db('jobs')
@@ -417,6 +432,30 @@ export function createJobRepository() {
           finished_at: trx.fn.now(),
         })
         .where({ job_id: jobId, name });
+    },
+
+    /** The job's `result` (what it produced besides a file), written with the step that produced it. */
+    async setResult(trx: Knex.Transaction, jobId: string, result: Record<string, unknown>): Promise<void> {
+      await trx('jobs')
+        .update({ result: JSON.stringify(result), updated_at: trx.fn.now() })
+        .where({ id: jobId });
+    },
+
+    /**
+     * A running step's own progress (`result` before it finishes), for steps that must survive a
+     * crash mid-way (an upload session): written as the step goes, read back by the next attempt.
+     * The runner overwrites it with the final result when the step succeeds.
+     */
+    async saveStepState(db: Db, jobId: string, name: string, state: unknown): Promise<void> {
+      await db('job_steps')
+        .update({ result: JSON.stringify(state) })
+        .where({ job_id: jobId, name, status: 'running' });
+    },
+
+    /** What {@link saveStepState} last wrote for the step (any status), or null. */
+    async stepState(db: Db, jobId: string, name: string): Promise<unknown> {
+      const row = await db('job_steps').select('result').where({ job_id: jobId, name }).first();
+      return (row as { result?: unknown } | undefined)?.result ?? null;
     },
 
     async failStep(db: Db, jobId: string, name: string, error: string): Promise<void> {

@@ -24,6 +24,8 @@ const planSchema = z
     priority: z.number().int().min(1).max(2_097_152).optional(),
     /** `GET /v1/usage/export.csv`. Default: true for plans with overage or no limits at all. */
     usage_export: z.boolean().optional(),
+    /** Publishing outputs to YouTube (`POST /v1/jobs/:id/publish`, the channel connection). Default: true for plans with overage or no limits at all. */
+    youtube_publish: z.boolean().optional(),
     price_monthly_usd: z.number().nonnegative().nullable().optional(),
     /** Days of free trial Checkout starts the subscription with (Stripe `trial_period_days`); a tenant's first subscription only. Default: none. */
     trial_days: z.number().int().min(1).max(730).optional(),
@@ -72,6 +74,7 @@ export const DEFAULT_PLANS: PlanFile = {
     max_concurrent_renders: 1,
     priority: 10,
     usage_export: false,
+    youtube_publish: false,
     price_monthly_usd: 0,
     description: 'Hard limits: submissions past them answer 402 until the next month.',
   },
@@ -82,6 +85,7 @@ export const DEFAULT_PLANS: PlanFile = {
     max_concurrent_renders: 5,
     priority: 5,
     usage_export: true,
+    youtube_publish: true,
     price_monthly_usd: 29,
     overage_usd: { render_seconds: 0.1 / 60, tts_seconds: 0.001, images: 0.05 },
     description:
@@ -94,6 +98,7 @@ export const DEFAULT_PLANS: PlanFile = {
     max_concurrent_renders: 20,
     priority: 1,
     usage_export: true,
+    youtube_publish: true,
     price_monthly_usd: null,
     description: 'Unlimited, by contract.',
   },
@@ -107,6 +112,7 @@ export interface Plan {
   max_concurrent_renders: number;
   priority: number;
   usage_export: boolean;
+  youtube_publish: boolean;
   price_monthly_usd: number | null;
   /** Trial length Checkout offers, or null for none. */
   trial_days: number | null;
@@ -149,6 +155,7 @@ function toPlan(name: string, p: z.output<typeof planSchema>): Plan {
     max_concurrent_renders: p.max_concurrent_renders ?? 1,
     priority: p.priority ?? 10,
     usage_export: p.usage_export ?? (p.overage || unlimited),
+    youtube_publish: p.youtube_publish ?? (p.overage || unlimited),
     price_monthly_usd: p.price_monthly_usd ?? null,
     trial_days: p.trial_days ?? null,
     overage_usd: p.overage_usd ?? {},
@@ -203,6 +210,7 @@ export function publicPlan(p: Plan) {
     overage: p.overage,
     max_concurrent_renders: p.max_concurrent_renders,
     usage_export: p.usage_export,
+    youtube_publish: p.youtube_publish,
     price_monthly_usd: p.price_monthly_usd,
     trial_days: p.trial_days,
     overage_usd: p.overage_usd,

@@ -18,6 +18,9 @@ export const JOB_POLICIES: Record<string, RetryPolicy> = {
   [JOB_NAMES.image]: { attempts: 3, backoffMs: 1_000 },
   [JOB_NAMES.export]: { attempts: 5, backoffMs: 5_000 },
   [JOB_NAMES.deletion]: { attempts: 10, backoffMs: 10_000 },
+  // Each attempt resumes the same upload session; retries inside the step cover short outages,
+  // these cover a worker crash or a longer YouTube outage (~20 minutes in all).
+  [JOB_NAMES.publishYoutube]: { attempts: 6, backoffMs: 20_000 },
   // A client endpoint may be down for a while: 8 tries over ~40 minutes.
   [JOB_NAMES.callback]: { attempts: 8, backoffMs: 10_000 },
   [JOB_NAMES.reconcile]: { attempts: 1, backoffMs: 1_000 },

@@ -15,6 +15,8 @@ export const QUEUES = {
   callbacks: 'callbacks',
   /** account.export, account.delete */
   account: 'account',
+  /** publish.youtube — uploads to third parties, slow and rate-limited by them */
+  publish: 'publish',
   /** jobs.reconcile, outputs.sweep, usage.report and other scheduled work */
   maintenance: 'maintenance',
 } as const;
@@ -27,6 +29,7 @@ export const JOB_NAMES = {
   image: 'image.run',
   export: 'account.export',
   deletion: 'account.delete',
+  publishYoutube: 'publish.youtube',
   callback: 'callback.deliver',
   reconcile: 'jobs.reconcile',
   sweepOutputs: 'outputs.sweep',
@@ -42,9 +45,10 @@ export const KIND_ROUTING: Record<JobKind, { queue: QueueName; name: string }> =
   image: { queue: QUEUES.media, name: JOB_NAMES.image },
   export: { queue: QUEUES.account, name: JOB_NAMES.export },
   deletion: { queue: QUEUES.account, name: JOB_NAMES.deletion },
+  publish: { queue: QUEUES.publish, name: JOB_NAMES.publishYoutube },
 };
 
-/** Payload of every tenant job (render/tts/image/export/deletion): ids only. */
+/** Payload of every tenant job (render/tts/image/export/deletion/publish): ids only. */
 export const tenantJobPayload = z.object({ jobId: z.string().min(1), tenantId: z.string().min(1) });
 export type TenantJobPayload = z.infer<typeof tenantJobPayload>;
 

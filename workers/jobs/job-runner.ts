@@ -140,6 +140,7 @@ export async function runTenantJob<P>(
             const retentionMs = services.config.OUTPUT_RETENTION_DAYS * 86_400_000;
             await store.setOutput(trx, job.id, outcome.output, retentionMs);
           }
+          if (outcome.jobResult) await store.setResult(trx, job.id, outcome.jobResult);
           await store.progress(trx, job.id, base + span);
           return inserted;
         });

@@ -22,6 +22,8 @@ export interface StepOutcome<R = unknown> {
   voiceEngine?: string;
   /** Set by the step that produces the job's downloadable output */
   output?: JobOutput;
+  /** What the job produced besides a file (`jobs.result`, shown as the job's `result`): publish's video id and URL */
+  jobResult?: Record<string, unknown>;
 }
 
 /** Services a step may use. Built once by the worker composition root. */

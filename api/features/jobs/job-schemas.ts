@@ -33,6 +33,8 @@ export const jobViewSchema = z.object({
     })
     .nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  /** What the job produced besides a file: a publish job's `{ destination, video_id, url }`; else null. */
+  result: z.record(z.string(), z.unknown()).nullable(),
   created_at: isoTime,
   started_at: nullableTime,
   finished_at: nullableTime,
@@ -51,6 +53,7 @@ export const jobExample = {
   usage: [],
   output: null,
   error: null,
+  result: null,
   created_at: '2026-11-20T10:00:00.000Z',
   started_at: null,
   finished_at: null,

@@ -30,6 +30,8 @@ export interface JobView {
     expires_at: string | null;
   } | null;
   error: { code: string; message: string } | null;
+  /** What the job produced besides a file: a publish job's `{ destination, video_id, url }`; else null. */
+  result: Record<string, unknown> | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -90,6 +92,7 @@ export function serializeJob(
         }
       : null,
     error: job.error_code ? { code: job.error_code, message: job.error_message ?? job.error_code } : null,
+    result: job.result ?? null,
     created_at: job.created_at.toISOString(),
     started_at: iso(job.started_at),
     finished_at: iso(job.finished_at),

@@ -12,6 +12,7 @@ export const planSchema = z.object({
   overage: z.boolean(),
   max_concurrent_renders: z.number().int(),
   usage_export: z.boolean(),
+  youtube_publish: z.boolean(),
   price_monthly_usd: z.number().nullable(),
   description: z.string().nullable(),
   trial_days: z.number().int().nullable(),
