@@ -1138,6 +1138,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/integrations/youtube/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start connecting the tenant's YouTube channel (Google OAuth, authorization code + PKCE)
+         * @description Answers the Google consent URL to open in the browser; Google sends the person back to the callback. Free plan: 403 upgrade_required (feature youtube_publish). 503 when the server has no OAuth client or INTEGRATIONS_ENCRYPTION_KEY.
+         *
+         *     Role: admin or above; a user session (API keys get 403).
+         */
+        get: operations["connectYoutube"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/integrations/youtube/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Google's redirect after consent: stores the channel's token, then redirects to the Account page
+         * @description The state (single use, 10 minutes) names the tenant and person who started; the code is exchanged with the PKCE verifier kept on the server. Redirects to /account?youtube=connected or /account?youtube=error&reason=invalid_state|access_denied|no_code|exchange_failed|no_refresh_token|scope_not_granted.
+         *
+         *     No credentials.
+         */
+        get: operations["youtubeOAuthCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/integrations/youtube": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether a YouTube channel is connected, and since when
+         * @description Role: viewer or above.
+         */
+        get: operations["getYoutubeConnection"];
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect the channel: revoke the token at Google, then delete it
+         * @description 503 when Google does not confirm the revocation (the connection is kept; retry).
+         *
+         *     Role: admin or above; a user session (API keys get 403).
+         */
+        delete: operations["disconnectYoutube"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish a succeeded render's video to YouTube (a publish job)
+         * @description Uploads the output to the connected channel with the resumable upload protocol; the publish job's result holds video_id and url. Free plan: 403 upgrade_required (feature youtube_publish). 409 when the job has no output or no channel is connected. Asking again while a publish of the same job is open answers that job (200).
+         *
+         *     Role: member or above.
+         */
+        post: operations["publishJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1939,6 +2031,7 @@ export interface operations {
                             overage: boolean;
                             max_concurrent_renders: number;
                             usage_export: boolean;
+                            youtube_publish: boolean;
                             price_monthly_usd: number | null;
                             description: string | null;
                             trial_days: number | null;
@@ -2529,6 +2622,7 @@ export interface operations {
                      *       "usage": [],
                      *       "output": null,
                      *       "error": null,
+                     *       "result": null,
                      *       "created_at": "2026-11-20T10:00:00.000Z",
                      *       "started_at": null,
                      *       "finished_at": null,
@@ -2540,7 +2634,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        kind: "render" | "tts" | "image" | "export" | "deletion";
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                         /** @enum {string} */
                         status: "queued" | "running" | "succeeded" | "failed" | "canceled";
                         progress: number;
@@ -2571,6 +2665,9 @@ export interface operations {
                         error: {
                             code: string;
                             message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
                         } | null;
                         /** @description RFC 3339 time */
                         created_at: string;
@@ -2723,6 +2820,7 @@ export interface operations {
                      *       "usage": [],
                      *       "output": null,
                      *       "error": null,
+                     *       "result": null,
                      *       "created_at": "2026-11-20T10:00:00.000Z",
                      *       "started_at": null,
                      *       "finished_at": null,
@@ -2734,7 +2832,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        kind: "render" | "tts" | "image" | "export" | "deletion";
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                         /** @enum {string} */
                         status: "queued" | "running" | "succeeded" | "failed" | "canceled";
                         progress: number;
@@ -2765,6 +2863,9 @@ export interface operations {
                         error: {
                             code: string;
                             message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
                         } | null;
                         /** @description RFC 3339 time */
                         created_at: string;
@@ -2919,6 +3020,7 @@ export interface operations {
                      *       "usage": [],
                      *       "output": null,
                      *       "error": null,
+                     *       "result": null,
                      *       "created_at": "2026-11-20T10:00:00.000Z",
                      *       "started_at": null,
                      *       "finished_at": null,
@@ -2930,7 +3032,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        kind: "render" | "tts" | "image" | "export" | "deletion";
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                         /** @enum {string} */
                         status: "queued" | "running" | "succeeded" | "failed" | "canceled";
                         progress: number;
@@ -2961,6 +3063,9 @@ export interface operations {
                         error: {
                             code: string;
                             message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
                         } | null;
                         /** @description RFC 3339 time */
                         created_at: string;
@@ -3052,7 +3157,7 @@ export interface operations {
                 /** @example succeeded */
                 status?: "queued" | "running" | "succeeded" | "failed" | "canceled";
                 /** @example render */
-                kind?: "render" | "tts" | "image" | "export" | "deletion";
+                kind?: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                 /** @example 20 */
                 limit?: number;
                 cursor?: string;
@@ -3073,7 +3178,7 @@ export interface operations {
                         data: {
                             id: string;
                             /** @enum {string} */
-                            kind: "render" | "tts" | "image" | "export" | "deletion";
+                            kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                             /** @enum {string} */
                             status: "queued" | "running" | "succeeded" | "failed" | "canceled";
                             progress: number;
@@ -3104,6 +3209,9 @@ export interface operations {
                             error: {
                                 code: string;
                                 message: string;
+                            } | null;
+                            result: {
+                                [key: string]: unknown;
                             } | null;
                             /** @description RFC 3339 time */
                             created_at: string;
@@ -3188,6 +3296,7 @@ export interface operations {
                      *       "usage": [],
                      *       "output": null,
                      *       "error": null,
+                     *       "result": null,
                      *       "created_at": "2026-11-20T10:00:00.000Z",
                      *       "started_at": null,
                      *       "finished_at": null,
@@ -3199,7 +3308,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        kind: "render" | "tts" | "image" | "export" | "deletion";
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                         /** @enum {string} */
                         status: "queued" | "running" | "succeeded" | "failed" | "canceled";
                         progress: number;
@@ -3230,6 +3339,9 @@ export interface operations {
                         error: {
                             code: string;
                             message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
                         } | null;
                         /** @description RFC 3339 time */
                         created_at: string;
@@ -3308,7 +3420,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        kind: "render" | "tts" | "image" | "export" | "deletion";
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                         /** @enum {string} */
                         status: "queued" | "running" | "succeeded" | "failed" | "canceled";
                         progress: number;
@@ -3339,6 +3451,9 @@ export interface operations {
                         error: {
                             code: string;
                             message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
                         } | null;
                         /** @description RFC 3339 time */
                         created_at: string;
@@ -4938,7 +5053,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        kind: "render" | "tts" | "image" | "export" | "deletion";
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
                         /** @enum {string} */
                         status: "queued" | "running" | "succeeded" | "failed" | "canceled";
                         progress: number;
@@ -4969,6 +5084,9 @@ export interface operations {
                         error: {
                             code: string;
                             message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
                         } | null;
                         /** @description RFC 3339 time */
                         created_at: string;
@@ -6739,6 +6857,454 @@ export interface operations {
             };
             /** @description No such resource in your tenant (not_found) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 1 MB (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After (rate_limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    connectYoutube: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open authorize_url; its state expires at expires_at */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        authorize_url: string;
+                        /** @description RFC 3339 time */
+                        expires_at: string;
+                    };
+                };
+            };
+            /** @description Missing, invalid or ended credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role, the credential kind or the plan does not allow this (forbidden, upgrade_required) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After (rate_limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    youtubeOAuthCallback: {
+        parameters: {
+            query?: {
+                /** @example 4/0Ab… */
+                code?: string;
+                /** @example yst_… */
+                state?: string;
+                error?: string;
+                scope?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the dashboard Account page with the outcome */
+            302: {
+                headers: {
+                    /** @description /account?youtube=… */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input: `errors[].path` names each field (validation_failed) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getYoutubeConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        connected: boolean;
+                        channel_id: string | null;
+                        channel_title: string | null;
+                        connected_at: string | null;
+                        connected_by: string | null;
+                    };
+                };
+            };
+            /** @description Missing, invalid or ended credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After (rate_limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    disconnectYoutube: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Disconnected (or was not connected) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input: `errors[].path` names each field (validation_failed) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or ended credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role, the credential kind or the plan does not allow this (forbidden, upgrade_required) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 1 MB (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After (rate_limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    publishJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "destination": "youtube",
+                 *       "title": "Our product in 30 seconds",
+                 *       "description": "Made with Rendermill",
+                 *       "privacy": "unlisted"
+                 *     }
+                 */
+                "application/json": {
+                    /** @constant */
+                    destination: "youtube";
+                    title: string;
+                    /** @default  */
+                    description?: string;
+                    /**
+                     * @default private
+                     * @enum {string}
+                     */
+                    privacy?: "private" | "unlisted" | "public";
+                };
+            };
+        };
+        responses: {
+            /** @description The open publish job of this video (asked twice) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
+                        /** @enum {string} */
+                        status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+                        progress: number;
+                        attempts: number;
+                        steps: {
+                            name: string;
+                            status: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            attempt: number;
+                            cache_hit: boolean;
+                            voice_engine: string | null;
+                        }[];
+                        estimate: {
+                            [key: string]: number;
+                        };
+                        usage: {
+                            metric: string;
+                            quantity: number;
+                        }[];
+                        output: {
+                            url: string;
+                            content_type: string;
+                            bytes: number;
+                            duration_seconds: number | null;
+                            expires_at: string | null;
+                        } | null;
+                        error: {
+                            code: string;
+                            message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** @description RFC 3339 time */
+                        created_at: string;
+                        started_at: string | null;
+                        finished_at: string | null;
+                        metadata: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description The publish job */
+            202: {
+                headers: {
+                    /** @description /v1/jobs/<id> */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "render" | "tts" | "image" | "export" | "deletion" | "publish";
+                        /** @enum {string} */
+                        status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+                        progress: number;
+                        attempts: number;
+                        steps: {
+                            name: string;
+                            status: string;
+                            started_at: string | null;
+                            finished_at: string | null;
+                            attempt: number;
+                            cache_hit: boolean;
+                            voice_engine: string | null;
+                        }[];
+                        estimate: {
+                            [key: string]: number;
+                        };
+                        usage: {
+                            metric: string;
+                            quantity: number;
+                        }[];
+                        output: {
+                            url: string;
+                            content_type: string;
+                            bytes: number;
+                            duration_seconds: number | null;
+                            expires_at: string | null;
+                        } | null;
+                        error: {
+                            code: string;
+                            message: string;
+                        } | null;
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** @description RFC 3339 time */
+                        created_at: string;
+                        started_at: string | null;
+                        finished_at: string | null;
+                        metadata: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: `errors[].path` names each field (validation_failed) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or ended credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role, the credential kind or the plan does not allow this (forbidden, upgrade_required) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in your tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (conflict) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
