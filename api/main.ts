@@ -113,6 +113,7 @@ export async function start(config: Config): Promise<ApiProcess> {
     mailer,
     logger,
     publicUrl: config.PUBLIC_URL,
+    events,
   });
   const jobRepository = createJobRepository();
   const jobs = createJobService({

@@ -2,6 +2,8 @@
  * The tenant event catalogue: what `GET /v1/events` streams and webhooks deliver. A job's
  * events carry `data.job` (id, kind, status, progress, …); exports and account deletions are
  * jobs of kind `export` / `deletion` and emit the same `job.*` events.
+ * `billing.subscription_updated` follows every Stripe event applied to the tenant's plan or
+ * subscription state (stream only, no webhook), so a dashboard re-reads it instead of polling.
  */
 export const EVENT_TYPES = [
   'job.queued',
@@ -13,6 +15,7 @@ export const EVENT_TYPES = [
   'job.failed',
   'job.canceled',
   'usage.threshold_reached',
+  'billing.subscription_updated',
   'webhook.test',
 ] as const;
 

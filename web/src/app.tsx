@@ -17,6 +17,9 @@ const TITLES: Array<[RegExp, string]> = [
   [/^\/team/, 'Team'],
   [/^\/account/, 'Account'],
   [/^\/audit-log/, 'Audit log'],
+  [/^\/billing/, 'Billing'],
+  [/^\/usage/, 'Usage'],
+  [/^\/webhooks/, 'Webhooks'],
 ];
 
 function useTitle(): void {

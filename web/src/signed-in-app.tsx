@@ -4,6 +4,7 @@ import { Layout } from './components/layout.tsx';
 import { AccountPage } from './pages/account-page.tsx';
 import { ApiKeysPage } from './pages/api-keys-page.tsx';
 import { AuditLogPage } from './pages/audit-log-page.tsx';
+import { BillingPage } from './pages/billing-page.tsx';
 import { JobPage } from './pages/job-page.tsx';
 import { NewRenderPage } from './pages/new-render-page.tsx';
 import { NotFoundPage } from './pages/not-found-page.tsx';
@@ -24,6 +25,7 @@ export default function SignedInApp(props: { me: Me }) {
         <Route path="team" element={<TeamPage me={props.me} />} />
         <Route path="account" element={<AccountPage />} />
         <Route path="audit-log" element={<AuditLogPage me={props.me} />} />
+        <Route path="billing" element={<BillingPage me={props.me} />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

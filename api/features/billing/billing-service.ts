@@ -119,8 +119,9 @@ export function createBillingService(deps: BillingServiceDeps) {
             ...(plan.stripe.base_price ? [{ price: plan.stripe.base_price, quantity: 1 }] : []),
             ...metered.map((price) => ({ price })),
           ],
-          success_url: `${deps.publicUrl}/billing/checkout/done?session_id={CHECKOUT_SESSION_ID}`,
-          cancel_url: `${deps.publicUrl}/billing/checkout/canceled`,
+          // Back to the dashboard's Billing page, which shows the new plan once the webhook lands.
+          success_url: `${deps.publicUrl}/billing?checkout=done&session_id={CHECKOUT_SESSION_ID}`,
+          cancel_url: `${deps.publicUrl}/billing?checkout=canceled`,
         }),
       );
       if (!session.url) throw new UnavailableError('Stripe returned no Checkout URL');

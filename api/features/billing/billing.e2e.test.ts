@@ -58,7 +58,7 @@ describe('checkout', () => {
         { price: 'price_pro_tts' },
         { price: 'price_pro_images' },
       ],
-      success_url: 'http://rendermill.test/billing/checkout/done?session_id={CHECKOUT_SESSION_ID}',
+      success_url: 'http://rendermill.test/billing?checkout=done&session_id={CHECKOUT_SESSION_ID}',
     });
     const old = await k.t.env.db('usage_events').where({ tenant_id: tenantId }).first();
     expect(old.report_outcome).toBe('before_billing');

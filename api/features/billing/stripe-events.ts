@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { ownerEmails, paymentFailedMail, trialEndingMail } from '../../../shared/billing/billing-mail.ts';
+import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mail, Mailer } from '../../../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
@@ -32,6 +33,8 @@ export interface StripeEventDeps {
   mailer: Mailer;
   logger: Logger;
   publicUrl: string;
+  /** Announces `billing.subscription_updated` on the tenant's stream after an applied event. */
+  events?: Pick<EventWriter, 'emit'>;
 }
 
 export type StripeEventHandler = (event: StripeEvent) => Promise<{ duplicate: boolean; outcome: string }>;
@@ -254,6 +257,9 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
       return applied;
     });
     if (!result) return { duplicate: true, outcome: 'duplicate' };
+    if (result.outcome === 'applied' && result.tenantId) {
+      await deps.events?.emit(result.tenantId, 'billing.subscription_updated', { stripe_event: event.type });
+    }
     for (const mail of result.mails) {
       await deps.mailer
         .send(mail)

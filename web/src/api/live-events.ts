@@ -138,6 +138,12 @@ export function applyEvent(queries: QueryClient, event: RendermillEvent): void {
     }
   } else if (event.type.startsWith('usage.')) {
     void queries.invalidateQueries({ queryKey: ['usage'] });
+  } else if (event.type.startsWith('billing.')) {
+    // A Stripe event changed the plan or the subscription: limits and invoices may have too.
+    void queries.invalidateQueries({ queryKey: ['billing'] });
+    void queries.invalidateQueries({ queryKey: ['usage'] });
+  } else if (event.type.startsWith('webhook.')) {
+    void queries.invalidateQueries({ queryKey: ['webhook-deliveries'] });
   }
 }
 

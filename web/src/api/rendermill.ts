@@ -2,7 +2,8 @@
  * The dashboard's ONE way to the API: `@rendermill/sdk`. This module binds the SDK to the
  * browser session (the current access token, the page's own origin) and adds the few calls the
  * SDK's resources do not cover yet (browser sign-in, members, sessions, audit log, the output
- * link), made through the SDK's own HTTP client, so retries and typed errors are the SDK's too.
+ * link, billing, the usage ledger, webhook endpoint and deliveries), made through the SDK's own
+ * HTTP client, so retries and typed errors are the SDK's too.
  * Nothing else in web/ talks to the API.
  */
 import {
@@ -15,6 +16,7 @@ import {
   Rendermill as Sdk,
   type ApiKey as SdkApiKey,
   type Usage,
+  type UsageEvent,
 } from '@rendermill/sdk';
 
 export type { Job, JobKind, JobStatus, JobStep, Page, RenderRequest, Scene, Usage } from '@rendermill/sdk';
@@ -90,6 +92,91 @@ export interface AuditEntry {
   ip: string | null;
   metadata: Record<string, unknown> | null;
   created_at: string;
+}
+
+/** `GET /v1/billing/subscription`: what Stripe's webhooks applied (also in local-ledger mode). */
+export interface Subscription {
+  plan: string;
+  effective_plan: string;
+  status: string;
+  current_period_end: string | null;
+  cancel_at_period_end: boolean;
+  past_due_since: string | null;
+  grace_ends_at: string | null;
+  plan_changed_at: string | null;
+  trial_ends_at: string | null;
+  billing_mode: 'stripe' | 'local';
+  has_customer: boolean;
+}
+
+export interface Invoice {
+  id: string;
+  number: string | null;
+  status: string | null;
+  currency: string;
+  amount_due: number;
+  amount_paid: number;
+  created: string;
+  period_start: string;
+  period_end: string;
+  hosted_invoice_url: string | null;
+  invoice_pdf: string | null;
+}
+
+export interface Plan {
+  name: string;
+  limits: Record<string, number | null>;
+  max_resolution: string;
+  overage: boolean;
+  max_concurrent_renders: number;
+  usage_export: boolean;
+  price_monthly_usd: number | null;
+  description: string | null;
+  trial_days: number | null;
+  overage_usd: Record<string, number>;
+}
+
+/** One row of the usage ledger (`GET /v1/usage/events`). */
+export type LedgerRow = UsageEvent;
+
+export interface WebhookEndpoint {
+  url: string;
+  events: string[] | null;
+  created_at: string | null;
+  updated_at: string | null;
+}
+
+export interface WebhookSecret {
+  secret: string;
+  previous_valid_until: string | null;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface DeliveryAttempt {
+  attempted_at: string | null;
+  url: string;
+  status_code: number | null;
+  latency_ms: number;
+  response_body: string | null;
+  error: string | null;
+  next_retry_at: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  event: string;
+  event_id: string | null;
+  job_id: string | null;
+  url: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  next_retry_at: string | null;
+  created_at: string | null;
+  delivered_at: string | null;
+  attempts: DeliveryAttempt[];
 }
 
 /** One event of `GET /v1/events`: `id` resumes the stream, `data` is the event as sent. */
@@ -196,6 +283,51 @@ export class Rendermill {
   readonly auditLog = {
     list: (q: { action?: string; actor_id?: string; from?: string; to?: string; cursor?: string }) =>
       this.#json<Page<AuditEntry>>('GET', '/v1/audit-log', { query: { limit: 50, ...q } }),
+  };
+
+  readonly billing = {
+    subscription: () => this.#json<Subscription>('GET', '/v1/billing/subscription'),
+    invoices: (cursor?: string) =>
+      this.#json<Page<Invoice>>('GET', '/v1/billing/invoices', { query: { limit: 20, cursor } }),
+    /** A Stripe Checkout URL for `plan`. */
+    checkout: (plan: string) =>
+      this.#json<{ url: string }>('POST', '/v1/billing/checkout', { body: { plan } }),
+    /** A Stripe customer-portal URL. */
+    portal: () => this.#json<{ url: string }>('POST', '/v1/billing/portal'),
+  };
+
+  readonly plans = {
+    list: () => this.#json<Page<Plan>>('GET', '/v1/plans'),
+  };
+
+  readonly ledger = {
+    /** One page of the usage ledger, newest first. */
+    page: (q: { from?: string; to?: string; cursor?: string; limit?: number }) =>
+      this.#json<Page<LedgerRow>>('GET', '/v1/usage/events', { query: { limit: 100, ...q } }),
+    /** The ledger as CSV (paid plans; 403 upgrade_required otherwise). */
+    csv: async (q: { from?: string; to?: string }): Promise<Blob> => {
+      const res = await this.#sdk.http.send('GET', '/v1/usage/export.csv', {
+        query: q,
+        headers: { ...this.#headers, accept: 'text/csv' },
+      });
+      return res.blob();
+    },
+  };
+
+  readonly webhooks = {
+    endpoint: () => this.#json<WebhookEndpoint>('GET', '/v1/webhook-endpoint'),
+    setEndpoint: (url: string) =>
+      this.#json<WebhookEndpoint>('PUT', '/v1/webhook-endpoint', { body: { url } }),
+    removeEndpoint: () => this.#json<void>('DELETE', '/v1/webhook-endpoint'),
+    secret: () => this.#json<WebhookSecret>('GET', '/v1/webhook-secret'),
+    rotateSecret: (overlapSeconds: number) =>
+      this.#json<WebhookSecret>('POST', '/v1/webhook-secret/rotate', {
+        body: { overlap_seconds: overlapSeconds },
+      }),
+    sendTest: () => this.#json<Delivery>('POST', '/v1/webhooks/test'),
+    deliveries: (q: { status?: DeliveryStatus; event?: string; cursor?: string }) =>
+      this.#json<Page<Delivery>>('GET', '/v1/webhook-deliveries', { query: { limit: 20, ...q } }),
+    replay: (id: string) => this.#json<Delivery>('POST', `/v1/webhook-deliveries/${enc(id)}/replay`),
   };
 
   readonly events = {

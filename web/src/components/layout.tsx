@@ -25,6 +25,7 @@ export function Layout(props: { me: Me }) {
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/api-keys">API keys</NavLink> : null}
           <NavLink to="/team">Team</NavLink>
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/audit-log">Audit log</NavLink> : null}
+          {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/billing">Billing</NavLink> : null}
           <NavLink to="/account">Account</NavLink>
         </nav>
         <div className="who">
