@@ -6,6 +6,8 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
   PutObjectCommand,
   paginateListObjectsV2,
   S3Client,
@@ -52,11 +54,13 @@ const SHA256_META = 'sha256';
 /** List-and-delete passes `deletePrefix` makes before it gives up. */
 const DELETE_ROUNDS = 5;
 
+/** GetObject's NoSuchKey, HeadObject's NotFound, or any S3 answer of 404 (a HEAD has no error body). */
 function isNotFound(err: unknown): boolean {
-  if (err instanceof S3ServiceException) {
-    return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404;
-  }
-  return false;
+  return (
+    err instanceof NoSuchKey ||
+    err instanceof NotFound ||
+    (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404)
+  );
 }
 
 function s3Client(o: S3StorageOptions, endpoint: string | undefined): S3Client {
