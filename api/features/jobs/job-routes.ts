@@ -1,16 +1,16 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod/v4';
-import { ValidationError } from '../../../shared/errors/http-errors.ts';
 import { JOB_KINDS, JOB_STATUSES } from '../../../shared/jobs/job-contract.ts';
+import type { JobPosition } from '../../../shared/jobs/job-repository.ts';
 import {
   imageRequestSchema,
   renderRequestSchema,
   ttsRequestSchema,
 } from '../../../shared/jobs/job-requests.ts';
 import { idParam, listOf } from '../../http/contract-schemas.ts';
+import { decodeTimeCursor } from '../../http/keyset-cursor.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
-import { decodeJobCursor } from './job-cursor.ts';
 import { jobExample, jobViewSchema } from './job-schemas.ts';
 import type { JobService } from './job-service.ts';
 import type { JobSubmission } from './submission-seams.ts';
@@ -137,11 +137,10 @@ export function jobRoutes(deps: { jobs: JobService }): Operation[] {
       queryExample: { status: 'succeeded', kind: 'render', limit: '20' },
       responses: { 200: { description: 'One page of jobs', body: listOf(jobViewSchema) } },
       handler: async ({ query }, req, res) => {
-        let after: ReturnType<typeof decodeJobCursor> | undefined;
+        let after: JobPosition | undefined;
         if (query.cursor !== undefined) {
-          after = decodeJobCursor(query.cursor);
-          if (!after)
-            throw new ValidationError([{ path: '/cursor', message: 'not a cursor this API returned' }]);
+          const { at, id } = decodeTimeCursor(query.cursor);
+          after = { createdAt: at, id };
         }
         res.json(
           await jobs.list(principalOf(req).tenantId, {

@@ -20,8 +20,8 @@ import {
   verifyDownload,
 } from '../../../shared/storage/signed-url.ts';
 import type { Storage } from '../../../shared/storage/storage.ts';
+import { encodeTimeCursor } from '../../http/keyset-cursor.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
-import { encodeJobCursor } from './job-cursor.ts';
 import { hasLiveOutput, type JobView, serializeJob } from './job-serializer.ts';
 import type { JobSubmission, PlanGate, ReleaseQuota, ReserveQuota } from './submission-seams.ts';
 import { createSubmitJob, type DryRun, type JobActor } from './submit-job.ts';
@@ -194,7 +194,7 @@ export function createJobService(deps: JobServiceDeps) {
       const more = rows.length > filter.limit && last !== undefined;
       return {
         data: await views(tenantId, page),
-        next_cursor: more ? encodeJobCursor({ createdAt: last.position, id: last.id }) : null,
+        next_cursor: more ? encodeTimeCursor(last.position, last.id) : null,
       };
     },
 

@@ -10,9 +10,10 @@ import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
 import { tenantPlan } from '../../../shared/metering/tenant-plan.ts';
 import { readCounters } from '../../../shared/metering/usage-counters.ts';
 import { isoTime, listOf, rfc3339Query } from '../../http/contract-schemas.ts';
+import { decodeTimeCursor, encodeTimeCursor } from '../../http/keyset-cursor.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 import { principalOf } from '../../http/request-context.ts';
-import { decodeLedgerCursor, encodeLedgerCursor, type LedgerRow, ledgerPage } from './usage-store.ts';
+import { type LedgerRow, ledgerPage } from './usage-store.ts';
 
 const range = { from: rfc3339Query.optional(), to: rfc3339Query.optional() };
 const toAfterFrom = (q: { from?: Date; to?: Date }) => !q.from || !q.to || q.from < q.to;
@@ -127,7 +128,7 @@ export function usageRoutes(deps: { db: Knex; plans: PlanCatalogue }): Operation
       responses: { 200: { description: 'One page of ledger rows', body: listOf(eventSchema) } },
       handler: async ({ query: q }, req, res) => {
         const { tenantId } = principalOf(req);
-        const after = q.cursor ? decodeLedgerCursor(q.cursor) : undefined;
+        const after = q.cursor ? decodeTimeCursor(q.cursor) : undefined;
         const rows = await ledgerPage(db, {
           tenantId,
           from: q.from,
@@ -140,7 +141,7 @@ export function usageRoutes(deps: { db: Knex; plans: PlanCatalogue }): Operation
         const last = page.at(-1);
         res.json({
           data: page.map(eventView),
-          next_cursor: rows.length > q.limit && last ? encodeLedgerCursor(last) : null,
+          next_cursor: rows.length > q.limit && last ? encodeTimeCursor(last.position, last.id) : null,
         });
       },
     }),

@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { ValidationError } from '../../../shared/errors/http-errors.ts';
 
 /** A ledger row as the usage API shows it. */
 export interface LedgerRow {
@@ -56,28 +55,4 @@ export async function ledgerPage(db: Knex, q: LedgerQuery): Promise<LedgerRow[]>
   const rows = (await query) as Array<Omit<LedgerRow, 'occurred_at'>>;
   // Millisecond RFC 3339 for clients; the microsecond position only travels inside cursors.
   return rows.map((r) => ({ ...r, occurred_at: `${r.position.slice(0, 23)}Z` }));
-}
-
-const POSITION = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-export function encodeLedgerCursor(row: LedgerRow): string {
-  return Buffer.from(JSON.stringify([row.position, row.id])).toString('base64url');
-}
-
-/** A cursor we made, or a 400 naming `/cursor` (never a SQL error). */
-export function decodeLedgerCursor(cursor: string): { at: string; id: string } {
-  const bad = () => new ValidationError([{ path: '/cursor', message: 'not a cursor this API returned' }]);
-  if (cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
-  let parts: unknown;
-  try {
-    parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (!Array.isArray(parts) || parts.length !== 2) throw bad();
-  const [at, id] = parts as unknown[];
-  if (typeof at !== 'string' || typeof id !== 'string' || !POSITION.test(at)) throw bad();
-  if (Number.isNaN(Date.parse(at)) || new Date(at).toISOString().slice(0, 19) !== at.slice(0, 19))
-    throw bad();
-  return { at, id };
 }
