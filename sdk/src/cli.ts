@@ -1,190 +1,151 @@
 #!/usr/bin/env node
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { deliveries, estimate, type Flags, jobs, keys, render, UsageError, usage } from './cli/commands.ts';
+import { HELP } from './cli/help.ts';
+import { listen } from './cli/listen.ts';
+import { createOutput } from './cli/output.ts';
+import { accessTokenFromSession, login, logout, sessionPath } from './cli/session.ts';
 import { Rendermill } from './client.ts';
 import {
+  AuthenticationError,
   ConnectionError,
   JobCanceledError,
   JobFailedError,
+  PermissionError,
   QuotaExceededError,
   RendermillError,
+  UpgradeRequiredError,
   ValidationError,
 } from './errors.ts';
+import type { EventType } from './types.ts';
 
-/** Exit codes: distinct per outcome, so scripts can branch on them. */
-export const EXIT = { ok: 0, error: 1, validation: 2, quota: 3, failed: 4, canceled: 5, usage: 64 } as const;
+/** Exit codes: distinct per outcome, so scripts can branch on them (listed in `--help`). */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  validation: 2,
+  quota: 3,
+  failed: 4,
+  canceled: 5,
+  forbidden: 6,
+  usage: 64,
+} as const;
 
-const HELP: Record<string, string> = {
-  main: `rendermill — the Rendermill API from a terminal
+const OPTIONS = {
+  'api-key': { type: 'string' },
+  'base-url': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  wait: { type: 'boolean', default: false },
+  output: { type: 'string', short: 'o' },
+  'idempotency-key': { type: 'string' },
+  status: { type: 'string' },
+  kind: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  name: { type: 'string' },
+  role: { type: 'string' },
+  event: { type: 'string' },
+  'job-id': { type: 'string' },
+  email: { type: 'string' },
+  'forward-to': { type: 'string' },
+  types: { type: 'string' },
+} as const;
 
-Usage: rendermill <command> [options]
-
-Commands:
-  render <scenes.json> [--wait] [--output video.mp4] [--idempotency-key K]
-  estimate <scenes.json>
-  jobs list [--status S] [--kind K] [--limit N] | jobs get <id> | jobs cancel <id> | jobs download <id> [--output F]
-  usage
-
-Options (every command):
-  --api-key KEY      or RENDERMILL_API_KEY
-  --base-url URL     or RENDERMILL_BASE_URL (default http://localhost:3000)
-  --json             machine output (NDJSON events for render --wait)
-  --help
-
-Exit codes: 0 ok, 1 error, 2 validation (400), 3 quota (402), 4 job failed, 5 job canceled.`,
-};
-
-function out(json: boolean, value: unknown, table?: () => string): void {
-  process.stdout.write(json || !table ? `${JSON.stringify(value)}\n` : `${table()}\n`);
-}
-
-function bar(p: number, step: string | undefined): string {
-  const width = 30;
-  const n = Math.round(p * width);
-  return `\r[${'#'.repeat(n)}${' '.repeat(width - n)}] ${String(Math.round(p * 100)).padStart(3)}% ${step ?? ''}   `;
+/** The credential, in this order: --api-key, RENDERMILL_API_KEY, the session `login` stored. */
+async function client(apiKey: string | undefined, baseUrl: string): Promise<Rendermill> {
+  if (apiKey) return new Rendermill({ apiKey, baseUrl });
+  const fromSession = await accessTokenFromSession(baseUrl);
+  if (!fromSession) {
+    throw new UsageError(
+      `Not signed in: run \`rendermill login\`, pass --api-key or set RENDERMILL_API_KEY (no session at ${sessionPath()})`,
+    );
+  }
+  return new Rendermill({ accessToken: fromSession.token, baseUrl: fromSession.session.base_url || baseUrl });
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'api-key': { type: 'string' },
-      'base-url': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-      wait: { type: 'boolean', default: false },
-      output: { type: 'string', short: 'o' },
-      'idempotency-key': { type: 'string' },
-      status: { type: 'string' },
-      kind: { type: 'string' },
-      limit: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const [command, ...rest] = positionals;
-  if (values.help || !command) {
+  if (!command || (values.help && !HELP[command])) {
     process.stdout.write(`${HELP.main}\n`);
     return command || values.help ? EXIT.ok : EXIT.usage;
   }
-  const apiKey = values['api-key'] ?? process.env.RENDERMILL_API_KEY;
-  if (!apiKey) {
-    process.stderr.write('No credentials: pass --api-key or set RENDERMILL_API_KEY\n');
-    return EXIT.usage;
+  if (values.help) {
+    process.stdout.write(`${HELP[command]}\n`);
+    return EXIT.ok;
   }
-  const rm = new Rendermill({
-    apiKey,
-    baseUrl: values['base-url'] ?? process.env.RENDERMILL_BASE_URL ?? 'http://localhost:3000',
-  });
-  const json = values.json ?? false;
-  const readBody = async (file: string | undefined) => {
-    if (!file) throw new Error('a scenes.json file is required');
-    return JSON.parse(await readFile(file, 'utf8'));
-  };
+  const out = createOutput(values.json);
+  const baseUrl = values['base-url'] ?? process.env.RENDERMILL_BASE_URL ?? 'http://localhost:3000';
+  const apiKey = values['api-key'] ?? process.env.RENDERMILL_API_KEY;
+  const flags = values as Flags;
 
   switch (command) {
-    case 'render': {
-      const handle = await rm.renders.create(await readBody(rest[0]), {
-        idempotencyKey: values['idempotency-key'],
-      });
-      if (!values.wait) {
-        out(json, handle.job, () => `${handle.id} ${handle.job.status}`);
-        return EXIT.ok;
-      }
-      const tty = !json && process.stderr.isTTY;
-      const job = await handle.wait({
-        onProgress: (p, info) => {
-          if (json)
-            out(true, {
-              type: info.event?.type ?? 'job.progress',
-              job_id: handle.id,
-              progress: p,
-              step: info.step ?? null,
-            });
-          else if (tty) process.stderr.write(bar(p, info.step));
-          else process.stderr.write(`${Math.round(p * 100)}% ${info.step ?? ''}\n`);
-        },
-      });
-      if (tty) process.stderr.write('\n');
-      if (values.output) await rm.jobs.download(job.id, { to: values.output });
-      out(
-        json,
-        { type: 'job.succeeded', job, output: values.output ?? null },
-        () => `${job.id} succeeded${values.output ? ` → ${values.output}` : ''}`,
+    case 'login': {
+      const pair = await login(baseUrl, values.email);
+      out.print(
+        { email: pair.user.email, tenant: pair.tenant, role: pair.role, session_file: sessionPath() },
+        () =>
+          `Signed in as ${pair.user.email} (${pair.role} of ${pair.tenant.name}); session in ${sessionPath()}`,
       );
       return EXIT.ok;
     }
+    case 'logout': {
+      const had = await logout();
+      out.print({ signed_out: had }, () => (had ? 'Signed out' : 'No session to end'));
+      return EXIT.ok;
+    }
+    case 'listen': {
+      const forwardTo = values['forward-to'];
+      if (!forwardTo) throw new UsageError('listen needs --forward-to http://localhost:PORT/path');
+      const stop = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+      await listen(await client(apiKey, baseUrl), out, {
+        forwardTo,
+        types: values.types ? (values.types.split(',') as EventType[]) : undefined,
+        signal: stop.signal,
+      });
+      return EXIT.ok;
+    }
+    case 'render':
+      await render(await client(apiKey, baseUrl), out, rest, flags);
+      return EXIT.ok;
     case 'estimate': {
-      const e = (await rm.renders.estimate(await readBody(rest[0]))) as {
-        quantities: Record<string, number>;
-        price: { total_usd: number | null };
-        submit: { status: number };
-      };
-      out(json, e, () =>
-        [
-          ...Object.entries(e.quantities).map(([m, q]) => `${m.padEnd(16)} ${q}`),
-          `${'price (usd)'.padEnd(16)} ${e.price.total_usd ?? 'contract'}`,
-          `${'submit'.padEnd(16)} ${e.submit.status}`,
-        ].join('\n'),
-      );
-      return e.submit.status === 402 ? EXIT.quota : EXIT.ok;
+      const status = await estimate(await client(apiKey, baseUrl), out, rest, flags);
+      return status === 402 ? EXIT.quota : status === 403 ? EXIT.forbidden : EXIT.ok;
     }
-    case 'jobs': {
-      const [sub, id] = rest;
-      if (sub === 'list') {
-        const page = await rm.jobs
-          .list({
-            status: values.status as never,
-            kind: values.kind as never,
-            limit: values.limit ? Number(values.limit) : undefined,
-          })
-          .page();
-        out(json, page, () =>
-          page.data
-            .map((j) => `${j.id}  ${j.kind.padEnd(8)} ${j.status.padEnd(9)} ${j.created_at}`)
-            .join('\n'),
-        );
-        return EXIT.ok;
-      }
-      if (!id) throw new Error('a job id is required');
-      if (sub === 'get') {
-        const j = await rm.jobs.get(id);
-        out(json, j, () => `${j.id}  ${j.kind} ${j.status} ${Math.round(j.progress * 100)}%`);
-        return EXIT.ok;
-      }
-      if (sub === 'cancel') {
-        const j = await rm.jobs.cancel(id);
-        out(json, j, () => `${j.id} ${j.status}`);
-        return EXIT.ok;
-      }
-      if (sub === 'download') {
-        const to = values.output ?? `${id}.bin`;
-        const f = await rm.jobs.download(id, { to });
-        out(json, f, () => `${to} (${f.bytes} bytes)`);
-        return EXIT.ok;
-      }
-      throw new Error(`unknown jobs command: ${sub ?? ''}`);
-    }
-    case 'usage': {
-      const u = await rm.usage.get();
-      out(json, u, () =>
-        Object.entries(u.metrics)
-          .map(([m, c]) => `${m.padEnd(16)} used ${c.used}  reserved ${c.reserved}  limit ${c.limit ?? '∞'}`)
-          .join('\n'),
-      );
+    case 'jobs':
+      await jobs(await client(apiKey, baseUrl), out, rest, flags);
       return EXIT.ok;
-    }
+    case 'usage':
+      await usage(await client(apiKey, baseUrl), out);
+      return EXIT.ok;
+    case 'keys':
+      await keys(await client(apiKey, baseUrl), out, rest, flags);
+      return EXIT.ok;
+    case 'deliveries':
+      await deliveries(await client(apiKey, baseUrl), out, rest, flags);
+      return EXIT.ok;
     default:
-      process.stderr.write(`unknown command: ${command}\n${HELP.main}\n`);
+      process.stderr.write(`unknown command: ${command}\n\n${HELP.main}\n`);
       return EXIT.usage;
   }
 }
 
-/** Maps an error onto its exit code, and says what happened on stderr. */
+/** Maps an error onto its exit code. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof ValidationError) return EXIT.validation;
   if (err instanceof QuotaExceededError) return EXIT.quota;
   if (err instanceof JobFailedError) return EXIT.failed;
   if (err instanceof JobCanceledError) return EXIT.canceled;
+  if (
+    err instanceof AuthenticationError ||
+    err instanceof PermissionError ||
+    err instanceof UpgradeRequiredError
+  )
+    return EXIT.forbidden;
+  if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS'))
+    return EXIT.usage;
   return EXIT.error;
 }
 

@@ -10,6 +10,8 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** Reconnect after a dropped connection (with the last id, so nothing kept is lost). Default true. */
   reconnect?: boolean;
+  /** Called each time the stream is connected: events written from then on are delivered. */
+  onOpen?: () => void;
 }
 
 /**
@@ -24,8 +26,10 @@ export async function* streamEvents(http: Http, opts: StreamOptions = {}): Async
       query: { types: opts.types?.join(','), job_id: opts.jobId, since: last },
       headers: { accept: 'text/event-stream' },
       signal: opts.signal,
+      stream: true,
     });
     if (!res.body) throw new Error('event stream without a body');
+    opts.onOpen?.();
     try {
       for await (const m of parseSse(res.body)) {
         failures = 0;

@@ -19,6 +19,11 @@ export interface RequestOptions {
   idempotencyKey?: string;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /**
+   * A long-lived answer (an event stream): the timeout covers getting its headers, not reading
+   * its body. Default false.
+   */
+  stream?: boolean;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -54,6 +59,21 @@ export function newIdempotencyKey(): string {
 }
 
 /** One HTTP client: auth, JSON, idempotency keys, bounded retries, typed errors. */
+/**
+ * The per-attempt deadline. A plain request's covers reading its body too (AbortSignal.timeout
+ * does not keep Node alive); a stream's ends when its headers arrive, or it would cut every
+ * event stream after `timeoutMs`.
+ */
+function attemptTimeout(ms: number, stream: boolean): { signal: AbortSignal; headersArrived: () => void } {
+  if (!stream) return { signal: AbortSignal.timeout(ms), headersArrived: () => undefined };
+  const ctl = new AbortController();
+  const timer = setTimeout(
+    () => ctl.abort(new DOMException('The stream did not answer in time', 'TimeoutError')),
+    ms,
+  );
+  return { signal: ctl.signal, headersArrived: () => clearTimeout(timer) };
+}
+
 export function createHttp(opts: HttpOptions) {
   const base = opts.baseUrl.replace(/\/+$/, '');
 
@@ -81,12 +101,14 @@ export function createHttp(opts: HttpOptions) {
     for (let attempt = 0; ; attempt++) {
       const credential = await opts.credential();
       if (credential) headers.authorization = `Bearer ${credential}`;
-      const timeout = AbortSignal.timeout(opts.timeoutMs);
+      const { signal: timeout, headersArrived } = attemptTimeout(opts.timeoutMs, ro.stream ?? false);
       const signal = ro.signal ? AbortSignal.any([ro.signal, timeout]) : timeout;
       let res: Response;
       try {
         res = await opts.fetch(target, { method, headers, body, signal });
+        headersArrived();
       } catch (err) {
+        headersArrived();
         if (ro.signal?.aborted) throw ro.signal.reason;
         if (attempt >= opts.maxRetries) {
           throw new ConnectionError(`${method} ${path}: ${(err as Error)?.message ?? String(err)}`, err);
