@@ -42,6 +42,8 @@ import { meRoutes } from './features/me/me-routes.ts';
 import { memberRoutes } from './features/members/member-routes.ts';
 import { createMemberService } from './features/members/member-service.ts';
 import { createMemberStore } from './features/members/member-store.ts';
+import { notificationRoutes } from './features/notifications/notification-routes.ts';
+import { createNotificationStore } from './features/notifications/notification-store.ts';
 import { backupRoutes } from './features/ops/backup-routes.ts';
 import { opsRoutes } from './features/ops/ops-routes.ts';
 import { queueDashboard } from './features/ops/queue-dashboard.ts';
@@ -49,6 +51,7 @@ import { publishRoutes } from './features/publish/publish-routes.ts';
 import { createPublishService } from './features/publish/publish-service.ts';
 import { sessionRoutes } from './features/sessions/session-routes.ts';
 import { createSessionStore } from './features/sessions/session-store.ts';
+import { supportRoutes } from './features/support/support-routes.ts';
 import { planRoutes } from './features/usage/plan-routes.ts';
 import { usageRoutes } from './features/usage/usage-routes.ts';
 import { webhookRoutes } from './features/webhooks/webhook-routes.ts';
@@ -167,6 +170,8 @@ export function apiOperations(deps: ApiDeps): Operation[] {
         logger: deps.logger,
       }),
     }),
+    ...notificationRoutes({ db: deps.db, store: createNotificationStore() }),
+    ...supportRoutes({ db: deps.db, producer: deps.producer, logger: deps.logger }),
   ];
   let document: Record<string, unknown> | undefined;
   const docs = docsRoutes({

@@ -56,12 +56,19 @@ export async function start(config: Config): Promise<ApiProcess> {
   const jwt = createJwtCodec(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS);
   const authStore = createAuthStore();
   const apiKeyStore = createApiKeyStore();
+  const events = createEventWriter({
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    logger,
+    retentionMs: config.EVENTS_RETENTION_HOURS * 3_600_000,
+  });
   const auth = createAuthService({
     db,
     store: authStore,
     jwt,
     mailer,
     logger,
+    events,
     publicUrl: config.PUBLIC_URL,
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   });
@@ -76,12 +83,6 @@ export async function start(config: Config): Promise<ApiProcess> {
   const producer = createProducer(redis, config.REDIS_PREFIX, { fairShare: config.FAIR_SHARE });
   const store = createStorage(config);
   const { storage } = store;
-  const events = createEventWriter({
-    redis,
-    redisPrefix: config.REDIS_PREFIX,
-    logger,
-    retentionMs: config.EVENTS_RETENTION_HOURS * 3_600_000,
-  });
   // Blocking stream reads get their own connections (one per tenant with live clients here).
   const eventHub = createEventHub({
     connect: (name) => createRedis(config.redisTarget, { name }),
@@ -112,6 +113,7 @@ export async function start(config: Config): Promise<ApiProcess> {
     plans,
     mailer,
     logger,
+    events,
     publicUrl: config.PUBLIC_URL,
     events,
   });
@@ -147,6 +149,7 @@ export async function start(config: Config): Promise<ApiProcess> {
     producer,
     mailer,
     logger,
+    events,
     graceSeconds: config.ACCOUNT_DELETION_GRACE_SECONDS,
   });
   const deps: ApiDeps = {

@@ -9,6 +9,7 @@ import * as backups from './20261201060100_backups.ts';
 import * as trials from './20261201060200_trials.ts';
 import * as jobReenqueues from './20261202010000_job_reenqueues.ts';
 import * as youtube from './20261202020000_youtube.ts';
+import * as notificationsSupport from './20261202030000_notifications_support.ts';
 
 export interface Migration {
   name: string;
@@ -28,4 +29,5 @@ export const migrations: Migration[] = [
   { name: '20261201060200_trials', ...trials },
   { name: '20261202010000_job_reenqueues', ...jobReenqueues },
   { name: '20261202020000_youtube', ...youtube },
+  { name: '20261202030000_notifications_support', ...notificationsSupport },
 ];

@@ -8,6 +8,7 @@ import {
   JOB_NAMES,
   QUEUES,
   type QueueName,
+  supportPayload,
   tenantJobPayload,
 } from '../shared/queue/queues.ts';
 import { type JobDefinition, runTenantJob } from './jobs/job-runner.ts';
@@ -21,6 +22,7 @@ import { reconcileJobs } from './tasks/maintenance/reconcile-task.ts';
 import { sweepExpiredOutputs } from './tasks/maintenance/sweep-outputs-task.ts';
 import { publishYoutubeJob } from './tasks/publish/publish-youtube-job.ts';
 import { renderJob } from './tasks/render/render-job.ts';
+import { deliverSupportTicket } from './tasks/support/support-deliver-task.ts';
 import { ttsJob } from './tasks/tts/tts-job.ts';
 import { announceUsageAlert } from './tasks/usage/usage-alert-event.ts';
 import { runUsageReport } from './tasks/usage/usage-report-task.ts';
@@ -92,6 +94,15 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
       payload: callbackPayload,
       handler: (services, job, data) =>
         deliverCallback(services, job, data as z.infer<typeof callbackPayload>),
+    },
+    {
+      name: JOB_NAMES.supportDeliver,
+      queue: QUEUES.callbacks,
+      policy: JOB_POLICIES[JOB_NAMES.supportDeliver]!,
+      payload: supportPayload,
+      tools: [],
+      handler: (services, job, data, token) =>
+        deliverSupportTicket(services, job, data as z.infer<typeof supportPayload>, token),
     },
     {
       name: JOB_NAMES.reconcile,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ROLES, type Role } from '../../shared/auth/roles.ts';
 import { newId } from '../../shared/ids/ids.ts';
+import { notify } from '../../shared/notifications/notify.ts';
 import { startFakeGoogle } from '../../shared/testing/fake-google.ts';
 import { startFakeStripe } from '../../shared/testing/fake-stripe.ts';
 import { type HttpResult, type SignIn, startTestApi, type TestApi } from './api-harness.ts';
@@ -155,6 +156,28 @@ export async function createWorld() {
     if (settled) await t.env.db('webhook_deliveries').update({ status: 'failed' }).where({ id: r.body.id });
     return r.body.id;
   };
+  const ticket = async (token: string) => {
+    const r = await t.call<{ id: string }>('POST', '/v1/support/tickets', {
+      token,
+      body: { subject: 'contract', message: 'a ticket of tenant A' },
+    });
+    if (r.status !== 201) throw new Error(`ticket: ${r.status} ${r.text}`);
+    return r.body.id;
+  };
+  /** A notification in the feed of `who` (the same row the workers or the API would add). */
+  const notification = async (who: SignIn) => {
+    const key = `contract:${++n}`;
+    await notify(t.env.db, {
+      tenantId: who.tenant.id,
+      type: 'member.joined',
+      title: 'contract',
+      body: 'a notification of tenant A',
+      dedupeKey: key,
+      audience: { userId: who.user.id },
+    });
+    const row = await t.env.db('notifications').select('id').where({ dedupe_key: key }).first();
+    return (row as { id: string }).id;
+  };
 
   /** Tenant A's resources, named as the path parameters name them. */
   const idsA = {
@@ -164,6 +187,8 @@ export async function createWorld() {
     invite: await invite(ownerA.access_token),
     session: await currentSession(ownerA.access_token),
     delivery: await delivery(ownerA.access_token, true),
+    ticket: await ticket(ownerA.access_token),
+    notification: await notification(ownerA),
   };
 
   /**
@@ -189,6 +214,10 @@ export async function createWorld() {
       case 'changeMemberRole':
       case 'removeMember':
         return { user_id: fresh ? (await addUser(tenantA, 'member')).userId : idsA.member };
+      case 'getSupportTicket':
+        return { id: idsA.ticket };
+      case 'readNotification':
+        return { id: idsA.notification };
       case 'deleteInvite':
         return { id: fresh ? await invite(sessionsA.owner.token) : idsA.invite };
       case 'deleteSession': {

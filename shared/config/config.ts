@@ -193,6 +193,16 @@ export const configSchema = z
       .default(8 * 1_048_576),
     /** Limit of one request to Google (token, revoke, one upload chunk's answer), in seconds. */
     GOOGLE_HTTP_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(60),
+    /**
+     * Freshdesk account of support tickets: `acme.freshdesk.com` (https) or a full base URL. With
+     * FRESHDESK_API_KEY, tickets become Freshdesk tickets; without, they are mailed to SUPPORT_EMAIL.
+     */
+    FRESHDESK_DOMAIN: z.string().min(1).optional(),
+    FRESHDESK_API_KEY: z.string().min(1).optional(),
+    /** Limit of one Freshdesk API call, in seconds. */
+    FRESHDESK_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
+    /** Where support tickets are mailed when Freshdesk is not configured; unset: the dev outbox. */
+    SUPPORT_EMAIL: z.string().email().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Hours a tenant's events are kept in its Redis stream at least (resumable with Last-Event-ID). */
     EVENTS_RETENTION_HOURS: z.coerce
@@ -219,6 +229,13 @@ export const configSchema = z
     if (!c.S3_BUCKET && s3Vars.some(Boolean)) {
       // Refuse rather than silently write outputs to the local disk of one replica.
       ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when any other S3_* is set' });
+    }
+    if (Boolean(c.FRESHDESK_DOMAIN) !== Boolean(c.FRESHDESK_API_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.FRESHDESK_DOMAIN ? 'FRESHDESK_API_KEY' : 'FRESHDESK_DOMAIN'],
+        message: 'FRESHDESK_DOMAIN and FRESHDESK_API_KEY go together',
+      });
     }
     if (Boolean(c.S3_ACCESS_KEY_ID) !== Boolean(c.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({

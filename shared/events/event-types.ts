@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   'usage.threshold_reached',
   'billing.subscription_updated',
   'webhook.test',
+  // A notification feed changed (stream only): the dashboard's bell re-reads its count.
+  'notification.created',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

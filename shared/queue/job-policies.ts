@@ -23,6 +23,8 @@ export const JOB_POLICIES: Record<string, RetryPolicy> = {
   [JOB_NAMES.publishYoutube]: { attempts: 6, backoffMs: 20_000 },
   // A client endpoint may be down for a while: 8 tries over ~40 minutes.
   [JOB_NAMES.callback]: { attempts: 8, backoffMs: 10_000 },
+  // A helpdesk outage should not lose a ticket: 8 tries over ~20 minutes (Retry-After can stretch it).
+  [JOB_NAMES.supportDeliver]: { attempts: 8, backoffMs: 5_000 },
   [JOB_NAMES.reconcile]: { attempts: 1, backoffMs: 1_000 },
   [JOB_NAMES.sweepOutputs]: { attempts: 1, backoffMs: 1_000 },
   [JOB_NAMES.usageReport]: { attempts: 1, backoffMs: 1_000 },

@@ -9,6 +9,7 @@ import {
   KIND_ROUTING,
   QUEUES,
   type QueueName,
+  type SupportPayload,
   type TenantJobPayload,
 } from './queues.ts';
 
@@ -29,6 +30,8 @@ export interface Producer {
   /** Adds a job picked by the fair-share layer to BullMQ. */
   addPicked(queue: Queue, entry: FairEntry): Promise<void>;
   enqueueCallback(payload: CallbackPayload): Promise<void>;
+  /** Adds support.deliver with jobId = the ticket id: the API and the reconciler can both add it. */
+  enqueueSupport(payload: SupportPayload): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +95,12 @@ export function createProducer(
       await queue('callbacks').add('callback.deliver', payload, {
         ...baseJobOptions('callback.deliver'),
         jobId: payload.deliveryId,
+      });
+    },
+    async enqueueSupport(payload) {
+      await queue('callbacks').add('support.deliver', payload, {
+        ...baseJobOptions('support.deliver'),
+        jobId: payload.ticketId,
       });
     },
     async close() {

@@ -11,7 +11,7 @@ export const QUEUES = {
   render: 'render',
   /** tts.run, image.run — short media jobs, kept apart so renders cannot starve them */
   media: 'media',
-  /** callback.deliver */
+  /** callback.deliver, support.deliver: outbound deliveries to other people's servers */
   callbacks: 'callbacks',
   /** account.export, account.delete */
   account: 'account',
@@ -31,6 +31,7 @@ export const JOB_NAMES = {
   deletion: 'account.delete',
   publishYoutube: 'publish.youtube',
   callback: 'callback.deliver',
+  supportDeliver: 'support.deliver',
   reconcile: 'jobs.reconcile',
   sweepOutputs: 'outputs.sweep',
   usageReport: 'usage.report',
@@ -54,6 +55,9 @@ export type TenantJobPayload = z.infer<typeof tenantJobPayload>;
 
 export const callbackPayload = z.object({ deliveryId: z.string().min(1), tenantId: z.string().min(1) });
 export type CallbackPayload = z.infer<typeof callbackPayload>;
+
+export const supportPayload = z.object({ ticketId: z.string().min(1), tenantId: z.string().min(1) });
+export type SupportPayload = z.infer<typeof supportPayload>;
 
 /**
  * Redis key prefix of BullMQ under a deployment prefix (`rm` → `rm:{bull}:render:…`). The braces

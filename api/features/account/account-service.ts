@@ -2,11 +2,13 @@ import type { Knex } from 'knex';
 import { enqueueDeletionJob } from '../../../shared/account/deletion-queue.ts';
 import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
 import { ConflictError, ForbiddenError } from '../../../shared/errors/http-errors.ts';
+import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import type { DeletionRequest, ExportRequest } from '../../../shared/jobs/account-requests.ts';
 import type { JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mailer } from '../../../shared/mail/mailer.ts';
+import { announceNotifications, notify } from '../../../shared/notifications/notify.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import type { JobView } from '../jobs/job-serializer.ts';
@@ -33,6 +35,8 @@ export interface AccountServiceDeps {
   producer: Producer;
   mailer: Mailer;
   logger: Logger;
+  /** Tells open dashboards that notification feeds changed. */
+  events?: EventWriter;
   /** ACCOUNT_DELETION_GRACE_SECONDS */
   graceSeconds: number;
   /** Longest a request waits for Redis before leaving the job to the reconciler. Default 3000 ms. */
@@ -157,10 +161,23 @@ export function createAccountService(deps: AccountServiceDeps) {
           targetId: row.id,
           metadata: { scheduled_for: payload.scheduled_for },
         });
+        // Everyone loses access when it runs, not only the owners who get the mail.
+        await notify(trx, {
+          tenantId: actor.tenantId,
+          type: 'deletion.scheduled',
+          title: 'This workspace is scheduled for deletion',
+          body: `Everything in it will be erased on ${scheduledFor.toISOString()}. An owner can cancel until then.`,
+          link: '/account',
+          targetType: 'job',
+          targetId: row.id,
+          dedupeKey: `deletion.scheduled:${row.id}`,
+          audience: 'everyone',
+        });
         return { jobId: row.id, scheduledFor, created: true, row };
       });
       if (outcome.created && outcome.row) {
         await deps.jobs.announceQueued(outcome.row);
+        await announceNotifications(deps.events, actor.tenantId, 'deletion.scheduled');
         await afterCommit('enqueue', outcome.jobId, () =>
           enqueueDeletionJob(deps.producer, {
             id: outcome.jobId,
@@ -200,6 +217,17 @@ export function createAccountService(deps: AccountServiceDeps) {
           targetType: 'job',
           targetId: open.id,
         });
+        await notify(trx, {
+          tenantId: actor.tenantId,
+          type: 'deletion.canceled',
+          title: 'The deletion of this workspace was canceled',
+          body: 'Nothing was deleted.',
+          link: '/account',
+          targetType: 'job',
+          targetId: open.id,
+          dedupeKey: `deletion.canceled:${open.id}`,
+          audience: 'everyone',
+        });
         return canceled;
       });
       try {
@@ -213,6 +241,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         // The row says canceled: a worker that still gets the BullMQ job skips it.
         logger.warn({ err, job_id: job.id }, 'canceled deletion left in BullMQ; its worker will skip it');
       }
+      await announceNotifications(deps.events, actor.tenantId, 'deletion.canceled');
       mailOwners(
         actor.tenantId,
         'Your Rendermill account will not be deleted',

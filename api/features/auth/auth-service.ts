@@ -3,10 +3,12 @@ import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import type { Role } from '../../../shared/auth/roles.ts';
 import { hashSecret, newSecret } from '../../../shared/crypto/tokens.ts';
 import { UnauthenticatedError } from '../../../shared/errors/http-errors.ts';
+import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import { maskEmail } from '../../../shared/logging/logger.ts';
 import type { Mailer } from '../../../shared/mail/mailer.ts';
+import { announceNotifications, notify } from '../../../shared/notifications/notify.ts';
 import { newWebhookSecret } from '../../../shared/webhooks/signing.ts';
 import type { AuthStore } from './auth-store.ts';
 import type { JwtCodec } from './jwt.ts';
@@ -41,6 +43,8 @@ interface Deps {
   logger: Logger;
   publicUrl: string;
   refreshTtlSeconds: number;
+  /** Tells open dashboards that notification feeds changed (a member joined). */
+  events?: EventWriter;
 }
 
 export function createAuthService(deps: Deps) {
@@ -146,7 +150,8 @@ export function createAuthService(deps: Deps) {
 
     /** Consumes a link token and opens a session. First sign-in creates user, tenant and owner membership. */
     async verify(token: string, client: ClientInfo, wantedTenantId?: string): Promise<SignInResult> {
-      return db.transaction(async (trx) => {
+      let joined: string | null = null;
+      const result = await db.transaction(async (trx) => {
         const row = await store.consumeToken(trx, hashSecret(token));
         if (!row) throw new UnauthenticatedError('This sign-in link is invalid, expired or already used');
         const user =
@@ -170,6 +175,19 @@ export function createAuthService(deps: Deps) {
             ip: client.ip,
             metadata: { role: row.role, invited_by: row.invited_by },
           });
+          const added = await notify(trx, {
+            tenantId,
+            type: 'member.joined',
+            title: `${user.email} joined the team`,
+            body: `They accepted the invite and joined as ${row.role}.`,
+            link: '/team',
+            targetType: 'user',
+            targetId: user.id,
+            dedupeKey: `member.joined:${user.id}:${row.id}`,
+            audience: 'admins',
+            exceptUserId: user.id,
+          });
+          if (added > 0) joined = tenantId;
         } else if (memberships.length === 0) {
           tenantId = newId('ten');
           await store.insertTenant(trx, {
@@ -222,6 +240,8 @@ export function createAuthService(deps: Deps) {
         if (!tenant) throw new UnauthenticatedError();
         return { ...pair, user, tenant, role };
       });
+      if (joined) await announceNotifications(deps.events, joined, 'member.joined');
+      return result;
     },
 
     /**

@@ -6,6 +6,12 @@ import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mail, Mailer } from '../../../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
 import { graceEndsAt } from '../../../shared/metering/tenant-plan.ts';
+import {
+  announceNotifications,
+  type NewNotification,
+  type NotificationType,
+  notify,
+} from '../../../shared/notifications/notify.ts';
 import { parseInput } from '../../../shared/validation/parse.ts';
 import type { BillingStore, SubscriptionPatch, TenantBillingRow } from './billing-store.ts';
 import {
@@ -20,6 +26,11 @@ import {
 const PAYING = new Set(['active', 'trialing', 'past_due']);
 const ENDED = new Set(['canceled', 'unpaid', 'incomplete_expired', 'paused']);
 
+/** The notification types an event added to feeds, announced on the stream after the commit. */
+interface Notified {
+  types: Set<NotificationType>;
+}
+
 interface Applied {
   outcome: string;
   tenantId: string | null;
@@ -33,7 +44,7 @@ export interface StripeEventDeps {
   mailer: Mailer;
   logger: Logger;
   publicUrl: string;
-  /** Announces `billing.subscription_updated` on the tenant's stream after an applied event. */
+  /** Announces `billing.subscription_updated` (and new notifications) on the tenant's stream after an applied event. */
   events?: Pick<EventWriter, 'emit'>;
 }
 
@@ -77,8 +88,25 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
     return t;
   };
 
+  /** Admins hear of money trouble in the app too; the event id makes a redelivery a no-op. */
+  const tell = async (
+    trx: Knex.Transaction,
+    ctx: Notified,
+    n: Omit<NewNotification, 'audience' | 'link' | 'targetType' | 'targetId'>,
+  ) => {
+    const added = await notify(trx, {
+      ...n,
+      audience: 'admins',
+      link: '/billing',
+      targetType: 'tenant',
+      targetId: n.tenantId,
+    });
+    if (added > 0) ctx.types.add(n.type);
+  };
+
   const save = async (
     trx: Knex.Transaction,
+    ctx: Notified,
     t: TenantBillingRow,
     event: StripeEvent,
     patch: SubscriptionPatch,
@@ -103,9 +131,33 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
         },
       });
     }
+    const before = t.subscription_status;
+    const after = patch.subscription_status ?? before;
+    if (after === before) return;
+    if (after === 'past_due') {
+      await tell(trx, ctx, {
+        tenantId: t.id,
+        type: 'billing.subscription_past_due',
+        title: 'Your subscription is past due',
+        body: 'A payment did not go through. Update your payment method to keep your plan.',
+        dedupeKey: `billing:${event.id}:past_due`,
+      });
+    } else if (ENDED.has(after) && !ENDED.has(before)) {
+      await tell(trx, ctx, {
+        tenantId: t.id,
+        type: 'billing.subscription_canceled',
+        title: 'Your subscription has ended',
+        body: 'The workspace is on the free plan now. Upgrade on the Billing page at any time.',
+        dedupeKey: `billing:${event.id}:ended`,
+      });
+    }
   };
 
-  const onSubscription = async (trx: Knex.Transaction, event: StripeEvent): Promise<Applied> => {
+  const onSubscription = async (
+    trx: Knex.Transaction,
+    event: StripeEvent,
+    ctx: Notified,
+  ): Promise<Applied> => {
     const sub = parseInput(subscriptionSchema, event.data.object);
     const t = await findTenant(trx, sub.customer, sub.metadata.tenant_id);
     if (!t) return { outcome: 'ignored_unknown_tenant', tenantId: null, mails: [] };
@@ -137,7 +189,7 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
     const ends = [sub.current_period_end, ...(sub.items?.data ?? []).map((i) => i.current_period_end)].filter(
       (n): n is number => typeof n === 'number',
     );
-    await save(trx, t, event, {
+    await save(trx, ctx, t, event, {
       plan,
       subscription_status: status,
       stripe_subscription_id: sub.id,
@@ -151,7 +203,7 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
     return { outcome: 'applied', tenantId: t.id, mails: [] };
   };
 
-  const onCheckout = async (trx: Knex.Transaction, event: StripeEvent): Promise<Applied> => {
+  const onCheckout = async (trx: Knex.Transaction, event: StripeEvent, ctx: Notified): Promise<Applied> => {
     const s = parseInput(sessionSchema, event.data.object);
     if (s.mode && s.mode !== 'subscription') return { outcome: 'ignored_type', tenantId: null, mails: [] };
     const t = await findTenant(trx, s.customer, s.client_reference_id ?? s.metadata.tenant_id);
@@ -168,7 +220,7 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
       return { outcome: 'linked', tenantId: t.id, mails: [] };
     }
     const plan = s.metadata.plan && plans.has(s.metadata.plan) ? s.metadata.plan : t.plan;
-    await save(trx, t, event, {
+    await save(trx, ctx, t, event, {
       plan,
       subscription_status: 'active',
       stripe_subscription_id: s.subscription ?? t.stripe_subscription_id,
@@ -178,7 +230,7 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
     return { outcome: 'applied', tenantId: t.id, mails: [] };
   };
 
-  const onInvoice = async (trx: Knex.Transaction, event: StripeEvent): Promise<Applied> => {
+  const onInvoice = async (trx: Knex.Transaction, event: StripeEvent, ctx: Notified): Promise<Applied> => {
     const inv = parseInput(invoiceSchema, event.data.object);
     const details = inv.parent?.subscription_details;
     const t = await findTenant(trx, inv.customer, details?.metadata.tenant_id);
@@ -194,14 +246,24 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
     }
     if (event.type === 'invoice.paid') {
       if (t.subscription_status !== 'past_due') return { outcome: 'applied', tenantId: t.id, mails: [] };
-      await save(trx, t, event, { subscription_status: 'active', past_due_since: null });
+      await save(trx, ctx, t, event, { subscription_status: 'active', past_due_since: null });
       return { outcome: 'applied', tenantId: t.id, mails: [] };
     }
     const pastDueSince = t.past_due_since ?? new Date(event.created * 1000);
     if (t.plan !== 'free' && !ENDED.has(t.subscription_status)) {
-      await save(trx, t, event, { subscription_status: 'past_due', past_due_since: pastDueSince });
+      await save(trx, ctx, t, event, { subscription_status: 'past_due', past_due_since: pastDueSince });
     }
     const grace = graceEndsAt({ ...t, subscription_status: 'past_due', past_due_since: pastDueSince });
+    await tell(trx, ctx, {
+      tenantId: t.id,
+      type: 'billing.payment_failed',
+      title: 'A payment failed',
+      body:
+        t.plan !== 'free' && grace
+          ? `Your plan stays until ${grace.toISOString()}; update your payment method before then.`
+          : 'Update your payment method on the Billing page.',
+      dedupeKey: `billing.payment_failed:${inv.id}`,
+    });
     const mails = (await ownerEmails(trx, t.id)).map((to) =>
       paymentFailedMail(to, { graceEndsAt: t.plan !== 'free' ? grace : null, publicUrl: deps.publicUrl }),
     );
@@ -209,7 +271,11 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
   };
 
   /** Stripe's notice 3 days before a trial ends: the owners are told when, and what happens then. */
-  const onTrialWillEnd = async (trx: Knex.Transaction, event: StripeEvent): Promise<Applied> => {
+  const onTrialWillEnd = async (
+    trx: Knex.Transaction,
+    event: StripeEvent,
+    ctx: Notified,
+  ): Promise<Applied> => {
     const sub = parseInput(subscriptionSchema, event.data.object);
     const t = await findTenant(trx, sub.customer, sub.metadata.tenant_id);
     if (!t) return { outcome: 'ignored_unknown_tenant', tenantId: null, mails: [] };
@@ -230,35 +296,52 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
       metadata: { trial_ends_at: endsAt?.toISOString() ?? null, plan: t.plan },
     });
     const plan = plans.get(sub.metadata.plan && plans.has(sub.metadata.plan) ? sub.metadata.plan : t.plan);
+    await tell(trx, ctx, {
+      tenantId: t.id,
+      type: 'billing.trial_will_end',
+      title: 'Your trial ends soon',
+      body: endsAt
+        ? `The ${plan.name} trial ends on ${endsAt.toISOString()}; then the subscription follows your payment.`
+        : `The ${plan.name} trial ends soon.`,
+      dedupeKey: `billing.trial_will_end:${sub.id}:${endsAt?.toISOString() ?? 'unknown'}`,
+    });
     const mails = (await ownerEmails(trx, t.id)).map((to) =>
       trialEndingMail(to, { plan: plan.name, endsAt, publicUrl: deps.publicUrl }),
     );
     return { outcome: 'applied', tenantId: t.id, mails };
   };
 
-  const handlers: Record<string, (trx: Knex.Transaction, e: StripeEvent) => Promise<Applied>> = {
-    'checkout.session.completed': onCheckout,
-    'customer.subscription.created': onSubscription,
-    'customer.subscription.updated': onSubscription,
-    'customer.subscription.deleted': onSubscription,
-    'customer.subscription.trial_will_end': onTrialWillEnd,
-    'invoice.paid': onInvoice,
-    'invoice.payment_failed': onInvoice,
-  };
+  const handlers: Record<string, (trx: Knex.Transaction, e: StripeEvent, ctx: Notified) => Promise<Applied>> =
+    {
+      'checkout.session.completed': onCheckout,
+      'customer.subscription.created': onSubscription,
+      'customer.subscription.updated': onSubscription,
+      'customer.subscription.deleted': onSubscription,
+      'customer.subscription.trial_will_end': onTrialWillEnd,
+      'invoice.paid': onInvoice,
+      'invoice.payment_failed': onInvoice,
+    };
 
   return async (event) => {
+    const ctx: Notified = { types: new Set() };
     const result = await db.transaction(async (trx) => {
       if (!(await store.claimEvent(trx, event.id, event.type))) return null;
       const handler = handlers[event.type];
       const applied = handler
-        ? await handler(trx, event)
+        ? await handler(trx, event, ctx)
         : { outcome: 'ignored_type', tenantId: null, mails: [] };
       await store.finishEvent(trx, event.id, applied.outcome, applied.tenantId);
       return applied;
     });
     if (!result) return { duplicate: true, outcome: 'duplicate' };
-    if (result.outcome === 'applied' && result.tenantId) {
-      await deps.events?.emit(result.tenantId, 'billing.subscription_updated', { stripe_event: event.type });
+    if (result.tenantId) {
+      // The Billing page shows the new plan the moment the webhook lands, without a reload.
+      if (result.outcome === 'applied') {
+        await deps.events?.emit(result.tenantId, 'billing.subscription_updated', {
+          stripe_event: event.type,
+        });
+      }
+      for (const type of ctx.types) await announceNotifications(deps.events, result.tenantId, type);
     }
     for (const mail of result.mails) {
       await deps.mailer

@@ -13,7 +13,7 @@ const MAX_REENQUEUES = 3;
  * its data, or the API's enqueue failed) → add it again (jobId = job id makes this safe);
  * failed in BullMQ while open in Postgres (stalled past maxStalledCount) → re-add while under
  * the cap, else fail it; completed in BullMQ but open here → it lost its final write: fail it.
- * Pending client callbacks with no queue entry are re-added too.
+ * Pending client callbacks and support tickets with no queue entry are re-added too.
  */
 export async function reconcileJobs(
   services: WorkerServices,
@@ -89,6 +89,21 @@ export async function reconcileJobs(
   for (const d of pending) {
     const existing = await producer.queue('callbacks').getJob(d.id);
     if (!existing) await producer.enqueueCallback({ deliveryId: d.id, tenantId: d.tenant_id });
+  }
+
+  // Support tickets still pending with nothing queued (a lost enqueue) or a BullMQ job that gave
+  // up without the delivery deciding (it marks the ticket failed itself when it does).
+  const tickets = await db('support_tickets')
+    .select('id', 'tenant_id')
+    .where({ status: 'pending' })
+    .where('created_at', '<=', quietSince)
+    .limit(500);
+  for (const t of tickets) {
+    const existing = await producer.queue('callbacks').getJob(t.id);
+    const state = existing ? await existing.getState() : 'missing';
+    if (state !== 'missing' && state !== 'failed' && state !== 'completed') continue;
+    if (existing) await existing.remove().catch(() => undefined);
+    await producer.enqueueSupport({ ticketId: t.id, tenantId: t.tenant_id });
   }
   return { reenqueued, failed };
 }
