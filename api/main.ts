@@ -113,7 +113,6 @@ export async function start(config: Config): Promise<ApiProcess> {
     plans,
     mailer,
     logger,
-    events,
     publicUrl: config.PUBLIC_URL,
     events,
   });
