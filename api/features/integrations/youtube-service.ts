@@ -5,12 +5,13 @@ import { hashSecret, newSecret } from '../../../shared/crypto/tokens.ts';
 import { UnavailableError, UpgradeRequiredError } from '../../../shared/errors/http-errors.ts';
 import {
   authorizeUrl,
-  createGoogleOAuth,
+  type GoogleOAuth,
   newPkce,
   YOUTUBE_UPLOAD_SCOPE,
 } from '../../../shared/integrations/google-oauth.ts';
 import { createSecretBox, type SecretBox } from '../../../shared/integrations/secret-box.ts';
 import type { YoutubeConnectionStore } from '../../../shared/integrations/youtube-connection-store.ts';
+import { googleOAuthFromConfig } from '../../../shared/integrations/youtube-grant.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
 import { tenantPlan } from '../../../shared/metering/tenant-plan.ts';
@@ -74,7 +75,7 @@ export function createYoutubeService(deps: {
   const redirectUri = `${config.PUBLIC_URL}${CALLBACK_PATH}`;
   const accountPage = `${config.PUBLIC_URL}/account`;
 
-  function configured(): { box: SecretBox; oauth: ReturnType<typeof createGoogleOAuth>; clientId: string } {
+  function configured(): { box: SecretBox; oauth: GoogleOAuth; clientId: string } {
     const key = config.INTEGRATIONS_ENCRYPTION_KEY;
     const clientId = config.GOOGLE_OAUTH_CLIENT_ID;
     const clientSecret = config.GOOGLE_OAUTH_CLIENT_SECRET;
@@ -89,17 +90,7 @@ export function createYoutubeService(deps: {
         3600,
       );
     }
-    return {
-      box: createSecretBox(key),
-      clientId,
-      oauth: createGoogleOAuth({
-        clientId,
-        clientSecret,
-        tokenUrl: config.GOOGLE_OAUTH_TOKEN_URL,
-        revokeUrl: config.GOOGLE_OAUTH_REVOKE_URL,
-        timeoutMs: config.GOOGLE_HTTP_TIMEOUT_SECONDS * 1000,
-      }),
-    };
+    return { box: createSecretBox(key), clientId, oauth: googleOAuthFromConfig(config) as GoogleOAuth };
   }
 
   const back = (outcome: 'connected' | 'error', reason?: string) => {

@@ -7,6 +7,7 @@ import type { JobDefinition } from '../../jobs/job-runner.ts';
 import type { StepContext, StepDefinition } from '../../jobs/step.ts';
 import { createReceiptStore, receiptMail } from './deletion-receipt.ts';
 import { purgeTenantQueues } from './queue-purge.ts';
+import { revokeIntegrations } from './revoke-integrations.ts';
 import { countRows, eraseRows, ownerEmails, tenantData, usersToErase } from './tenant-data.ts';
 
 type Ctx = StepContext<DeletionRequest>;
@@ -231,6 +232,7 @@ export const deletionSteps: StepDefinition<DeletionRequest>[] = [
   cancelJobs,
   deleteStorage,
   closeBilling,
+  revokeIntegrations,
   pseudonymiseUsage,
   eraseData,
   notifyOwners,

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { TaskError } from '../../../shared/errors/task-error.ts';
-import { createGoogleOAuth } from '../../../shared/integrations/google-oauth.ts';
 import { GoogleOAuthError } from '../../../shared/integrations/google-oauth-error.ts';
 import { createSecretBox } from '../../../shared/integrations/secret-box.ts';
 import { createYoutubeConnectionStore } from '../../../shared/integrations/youtube-connection-store.ts';
+import { googleOAuthFromConfig } from '../../../shared/integrations/youtube-grant.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { type PublishRequest, publishRequestSchema } from '../../../shared/jobs/publish-request.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
@@ -35,14 +35,13 @@ function savedState(raw: unknown, total: number): UploadState {
 
 /** Refreshes an access token from the tenant's sealed refresh token; a revoked grant fails the job for good. */
 function accessTokens(ctx: StepContext<PublishRequest>, refreshToken: string) {
-  const { config } = ctx.services;
-  const oauth = createGoogleOAuth({
-    clientId: config.GOOGLE_OAUTH_CLIENT_ID ?? '',
-    clientSecret: config.GOOGLE_OAUTH_CLIENT_SECRET ?? '',
-    tokenUrl: config.GOOGLE_OAUTH_TOKEN_URL,
-    revokeUrl: config.GOOGLE_OAUTH_REVOKE_URL,
-    timeoutMs: config.GOOGLE_HTTP_TIMEOUT_SECONDS * 1000,
-  });
+  const oauth = googleOAuthFromConfig(ctx.services.config);
+  if (!oauth)
+    throw new TaskError(
+      'GOOGLE_OAUTH_CLIENT_ID/SECRET are unset on the workers',
+      'youtube_not_configured',
+      true,
+    );
   let cached: string | null = null;
   return async (fresh: boolean): Promise<string> => {
     if (cached && !fresh) return cached;

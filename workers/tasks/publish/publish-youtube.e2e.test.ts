@@ -2,10 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../../shared/ids/ids.ts';
 import { createSecretBox } from '../../../shared/integrations/secret-box.ts';
+import { createLogger } from '../../../shared/logging/logger.ts';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
 import { type FakeGoogle, startFakeGoogle } from '../../../shared/testing/fake-google.ts';
+import type { StepServices } from '../../jobs/step.ts';
+import { loadJob, runSteps } from '../../testing/run-steps.ts';
 import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
+import { revokeIntegrations } from '../account/revoke-integrations.ts';
 
 const KEY = randomBytes(32).toString('base64');
 const CHUNK = 2 * 262_144;
@@ -174,5 +178,32 @@ describe('publish.youtube', () => {
     expect(job.error_code).toBe('youtube_disconnected');
     expect(job.attempts).toBe(1);
     expect(google.sessions.size).toBe(before);
+  });
+});
+
+describe('account deletion and the YouTube grant', () => {
+  it('when a connected tenant is deleted, then its grant is revoked at Google before the token is erased', async () => {
+    const { tenantId, refreshToken } = await seed();
+    const id = newId('job');
+    const payload = { requested_by: null, scheduled_for: new Date().toISOString() };
+    await t.env
+      .db('jobs')
+      .insert({ id, tenant_id: tenantId, kind: 'deletion', payload: JSON.stringify(payload) });
+    const services = {
+      config: t.env.config,
+      db: t.env.db,
+      logger: createLogger('silent', 'test'),
+      storage: createLocalStorage(t.env.config.STORAGE_DIR),
+    } as unknown as StepServices;
+    const run = await runSteps([revokeIntegrations], { services, job: await loadJob(t.env.db, id), payload });
+    expect(run.results['revoke-integrations']).toEqual({ youtube: 'revoked' });
+    expect(google.revocations).toContain(refreshToken);
+    // Asked again (a resumed deletion): Google says invalid_token, which is what we wanted.
+    const again = await runSteps([revokeIntegrations], {
+      services,
+      job: await loadJob(t.env.db, id),
+      payload,
+    });
+    expect(again.results['revoke-integrations']).toEqual({ youtube: 'revoked' });
   });
 });
