@@ -114,6 +114,8 @@ export function createExportReader(db: Knex, tenantId: string, batchSize = 500) 
               'output_duration_seconds',
               'output_expires_at',
               'output_deleted_at',
+              // A publish job's video id and URL: the tenant's own record of where its video went.
+              'result',
               'created_at',
               'started_at',
               'finished_at',
