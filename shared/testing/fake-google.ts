@@ -63,6 +63,8 @@ export interface FakeGoogle {
     quota403: number;
     /** Create the video on the final chunk but destroy the socket instead of answering (once). */
     dropFinalAnswer: boolean;
+    /** The 503/403 faults start once the session has acknowledged this many bytes (default 0). */
+    faultsAfterBytes: number;
   };
   close(): Promise<void>;
 }
@@ -103,7 +105,13 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     refreshTokens: new Map(),
     revocations: [],
     tokenRequests: [],
-    faults: { dropChunkAfterBytes: null, fail503: 0, quota403: 0, dropFinalAnswer: false },
+    faults: {
+      dropChunkAfterBytes: null,
+      fail503: 0,
+      quota403: 0,
+      dropFinalAnswer: false,
+      faultsAfterBytes: 0,
+    },
     issueRefreshToken: () => {
       const refresh = `1//${randomBytes(16).toString('base64url')}`;
       google.refreshTokens.set(refresh, { revoked: false, tenantHint: '' });
@@ -239,7 +247,8 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       outcome: 'ok',
     };
     google.chunks.push(chunk);
-    if (google.faults.fail503 > 0 || google.faults.quota403 > 0) {
+    const faulty = google.faults.fail503 > 0 || google.faults.quota403 > 0;
+    if (faulty && s.receivedBytes >= google.faults.faultsAfterBytes) {
       await readBody(req);
       chunk.outcome = 'failed';
       if (google.faults.fail503 > 0) {

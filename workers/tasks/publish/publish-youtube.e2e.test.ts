@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventStreamKey } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { createSecretBox } from '../../../shared/integrations/secret-box.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
@@ -32,7 +33,13 @@ afterAll(async () => {
   await google?.close();
 });
 beforeEach(() => {
-  google.faults = { dropChunkAfterBytes: null, fail503: 0, quota403: 0, dropFinalAnswer: false };
+  google.faults = {
+    dropChunkAfterBytes: null,
+    fail503: 0,
+    quota403: 0,
+    dropFinalAnswer: false,
+    faultsAfterBytes: 0,
+  };
 });
 
 /** A pro tenant with a connected channel and a succeeded render whose output is VIDEO. */
@@ -125,6 +132,14 @@ describe('publish.youtube', () => {
       source_job_id: renderId,
     });
     expect(progress).toBe(1);
+    // The tenant's event stream tells this job's story like any other job's.
+    // Stream entries are written as [type, <type>, job, <job id>, event, <json>].
+    const events = (await t.env.redis.xrange(eventStreamKey(t.env.config.REDIS_PREFIX, tenantId), '-', '+'))
+      .filter(([, fields]) => fields[3] === id)
+      .map(([, fields]) => fields[1]);
+    expect(events).toEqual(
+      expect.arrayContaining(['job.started', 'job.step.started', 'job.step.succeeded', 'job.succeeded']),
+    );
 
     const chunks = chunksOf(session?.id ?? '');
     expect(chunks.map((c) => c.outcome)).toEqual(['failed', 'dropped', 'ok', 'ok']);
@@ -149,9 +164,11 @@ describe('publish.youtube', () => {
     expect((await result(id)).result?.video_id).toBe(google.videos.at(-1)?.id);
   });
 
-  it('when quota errors outlast an attempt, then the next attempt resumes the saved session and one video is created', async () => {
+  it('when quota errors outlast an attempt, then the next attempt resumes the saved session after its acknowledged bytes and one video is created', async () => {
     const { tenantId, renderId } = await seed();
     const before = { sessions: google.sessions.size, videos: google.videos.length };
+    // The first chunk lands; then five quota errors in a row end the first attempt.
+    google.faults.faultsAfterBytes = CHUNK;
     google.faults.quota403 = 5;
     const id = await publish(tenantId, renderId);
     const job = await t.waitFor(id, ['succeeded', 'failed']);
@@ -161,6 +178,10 @@ describe('publish.youtube', () => {
     expect(google.videos.length).toBe(before.videos + 1);
     const session = [...google.sessions.values()].at(-1);
     expect(google.videos.at(-1)?.sha256).toBe(VIDEO_SHA);
+    // Attempt 2 asked the saved session and went on at byte 524288: the first chunk was sent once.
+    const chunks = chunksOf(session?.id ?? '');
+    expect(chunks.filter((c) => c.outcome === 'ok').map((c) => c.start)).toEqual([0, CHUNK, 2 * CHUNK]);
+    expect(chunks.filter((c) => c.outcome === 'failed').map((c) => c.start)).toEqual(Array(5).fill(CHUNK));
     // The upload step saved the session before sending; its final result names the video.
     const step = await t.env.db('job_steps').where({ job_id: id, name: 'upload' }).first();
     expect(step.status).toBe('succeeded');
