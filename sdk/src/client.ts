@@ -2,17 +2,24 @@ import { type StreamOptions, streamEvents } from './events.ts';
 import { createHttp, type Http } from './http.ts';
 import { JobHandle, PendingJob } from './job-handle.ts';
 import type {
+  Account,
+  AccountDeletion,
   ApiKey,
   ApiKeyWithSecret,
   CreateApiKeyRequest,
+  CreateSupportTicketRequest,
   Estimate,
   ImageRequest,
   Job,
   JobKind,
   JobStatus,
+  Notification,
+  NotificationPage,
+  NotificationQuery,
   Page,
   RenderRequest,
   StreamedEvent,
+  SupportTicket,
   TtsRequest,
   Usage,
   UsageEvent,
@@ -187,6 +194,36 @@ export class Rendermill {
     },
     replay: (id: string, opts?: PostOptions) =>
       this.http.json<WebhookDelivery>('POST', `/v1/webhook-deliveries/${enc(id)}/replay`, opts),
+  };
+
+  /** The signed-in user's feed in this workspace (access tokens only: API keys get 403). */
+  readonly notifications = {
+    /** One page, newest first, with `unread_count` (all unread, not just this page's). */
+    list: (opts: NotificationQuery = {}) =>
+      this.http.json<NotificationPage>('GET', '/v1/notifications', { query: { ...opts } }),
+    read: (id: string) => this.http.json<Notification>('POST', `/v1/notifications/${enc(id)}/read`),
+    readAll: () => this.http.json<{ updated: number }>('POST', '/v1/notifications/read-all'),
+  };
+
+  /** Support tickets, handed to the helpdesk (or mailed) by a worker. */
+  readonly support = {
+    create: (body: CreateSupportTicketRequest, opts?: PostOptions) =>
+      this.http.json<SupportTicket>('POST', '/v1/support/tickets', { body, ...opts }),
+    list: (opts: { limit?: number; cursor?: string } = {}) =>
+      this.http.json<Page<SupportTicket>>('GET', '/v1/support/tickets', { query: { ...opts } }),
+    get: (id: string) => this.http.json<SupportTicket>('GET', `/v1/support/tickets/${enc(id)}`),
+  };
+
+  /** The workspace: name (rename: admin+), data export (admin+), deletion (owner, recent sign-in). */
+  readonly account = {
+    get: () => this.http.json<Account>('GET', '/v1/account'),
+    rename: (name: string) => this.http.json<Account>('PATCH', '/v1/account', { body: { name } }),
+    /** Answers the export job (the open one if there is one); its output is the ZIP. */
+    export: (opts?: PostOptions) => this.http.json<Job>('POST', '/v1/account/export', opts),
+    scheduleDeletion: (opts?: PostOptions) =>
+      this.http.json<AccountDeletion>('POST', '/v1/account/delete', opts),
+    cancelDeletion: (opts?: PostOptions) =>
+      this.http.json<{ canceled: true; job_id: string }>('POST', '/v1/account/delete/cancel', opts),
   };
 
   readonly events = {

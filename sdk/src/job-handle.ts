@@ -59,7 +59,12 @@ export class JobHandle {
       const followStream = async () => {
         try {
           for await (const e of streamEvents(this.http, { jobId: this.id, signal })) {
-            if (e.type === 'usage.threshold_reached' || e.type === 'webhook.test') continue;
+            if (
+              e.type === 'usage.threshold_reached' ||
+              e.type === 'notification.created' ||
+              e.type === 'webhook.test'
+            )
+              continue;
             const step = 'step' in e.data ? e.data.step.name : undefined;
             report(e.data.job.progress, { step, event: e });
             if (FINAL.has(e.data.job.status)) {

@@ -59,6 +59,18 @@ export type WebhookDeliveryQuery = QueryOf<'listWebhookDeliveries'>;
 export type WebhookEndpoint = ResponseBody<'getWebhookEndpoint', 200>;
 export type WebhookSecret = ResponseBody<'getWebhookSecret', 200>;
 
+export type Notification = ResponseBody<'readNotification', 200>;
+/** A page of the feed, with how many are unread in all. */
+export type NotificationPage = ResponseBody<'listNotifications', 200>;
+export type NotificationQuery = QueryOf<'listNotifications'>;
+
+export type SupportTicket = ResponseBody<'getSupportTicket', 200>;
+export type CreateSupportTicketRequest = RequestBody<'createSupportTicket'>;
+
+/** The workspace: its name and a pending deletion's date. */
+export type Account = ResponseBody<'getAccount', 200>;
+export type AccountDeletion = ResponseBody<'scheduleAccountDeletion', 202>;
+
 export type EventType =
   | 'job.queued'
   | 'job.started'
@@ -69,6 +81,7 @@ export type EventType =
   | 'job.failed'
   | 'job.canceled'
   | 'usage.threshold_reached'
+  | 'notification.created'
   | 'webhook.test';
 
 /** `data.job` of job events: the job's state at that moment. */
@@ -106,9 +119,16 @@ export type UsageThresholdEvent = EventBase<
   { usage: { metric: Metric; threshold: number; used: number; limit: number; period: string } }
 >;
 export type WebhookTestEvent = EventBase<'webhook.test', Record<string, unknown>>;
+/** A feed of this tenant changed (who was told is not said): read `notifications.list` again. */
+export type NotificationCreatedEvent = EventBase<'notification.created', { notification: { type: string } }>;
 
 /** Every event the stream and webhooks carry, discriminated by `type`. */
-export type RendermillEvent = JobLifecycleEvent | JobStepEvent | UsageThresholdEvent | WebhookTestEvent;
+export type RendermillEvent =
+  | JobLifecycleEvent
+  | JobStepEvent
+  | UsageThresholdEvent
+  | NotificationCreatedEvent
+  | WebhookTestEvent;
 
 /** An event from `events.stream()`: the event plus its stream id (resume point). */
 export type StreamedEvent = RendermillEvent & { streamId: string };

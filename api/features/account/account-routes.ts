@@ -1,10 +1,18 @@
 import type { Request } from 'express';
 import { z } from 'zod/v4';
-import { isoTime } from '../../http/contract-schemas.ts';
+import { isoTime, nullableTime } from '../../http/contract-schemas.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
 import { jobViewSchema } from '../jobs/job-schemas.ts';
 import type { AccountActor, AccountService } from './account-service.ts';
+
+const accountSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  deletion_scheduled_for: nullableTime.describe('When a scheduled deletion runs; null when none is pending'),
+});
+
+const renameBody = z.object({ name: z.string().trim().min(1).max(100).describe('The workspace name') });
 
 function actorOf(req: Request): AccountActor {
   const p = principalOf(req);
@@ -16,10 +24,46 @@ function actorOf(req: Request): AccountActor {
   };
 }
 
-/** Account (README: GDPR export, account deletion): export (admin+), deletion and its cancel (owner). */
+/**
+ * Account (README: GDPR export, account deletion): the workspace (read by anyone, renamed by
+ * admin+), export (admin+), deletion and its cancel (owner).
+ */
 export function accountRoutes(deps: { account: AccountService }): Operation[] {
   const { account } = deps;
   return [
+    defineOperation({
+      operationId: 'getAccount',
+      method: 'get',
+      path: '/v1/account',
+      tag: 'account',
+      summary: 'The workspace: its name and a pending deletion',
+      auth: 'bearer',
+      responses: {
+        200: {
+          description: 'The workspace',
+          body: accountSchema,
+          example: { id: 'ten_qABX', name: 'My workspace', deletion_scheduled_for: null },
+        },
+      },
+      handler: async (_input, req, res) => {
+        res.json(await account.get(principalOf(req).tenantId));
+      },
+    }),
+    defineOperation({
+      operationId: 'renameAccount',
+      method: 'patch',
+      path: '/v1/account',
+      tag: 'account',
+      summary: 'Rename the workspace (audited as account.renamed)',
+      auth: 'bearer',
+      role: 'admin',
+      body: renameBody,
+      bodyExample: { name: 'Acme video' },
+      responses: { 200: { description: 'The renamed workspace', body: accountSchema } },
+      handler: async ({ body }, req, res) => {
+        res.json(await account.rename(actorOf(req), body.name));
+      },
+    }),
     defineOperation({
       operationId: 'requestAccountExport',
       method: 'post',

@@ -15,6 +15,13 @@ import type { JobView } from '../jobs/job-serializer.ts';
 import { type JobService, withTimeout } from '../jobs/job-service.ts';
 import type { AccountStore } from './account-store.ts';
 
+export interface AccountView {
+  id: string;
+  name: string;
+  /** Set while a deletion is pending (the tenant's marker, cleared by a cancel). */
+  deletion_scheduled_for: string | null;
+}
+
 /** Deleting the account needs a sign-in (magic link) this recent, not just a live session. */
 export const RECENT_SIGN_IN_SECONDS = 15 * 60;
 
@@ -248,6 +255,34 @@ export function createAccountService(deps: AccountServiceDeps) {
         'The scheduled deletion of your Rendermill account was canceled. Nothing was deleted.\n',
       );
       return { canceled: true, job_id: job.id };
+    },
+
+    /** The workspace's name and, while a deletion is pending, when it runs. */
+    async get(tenantId: string): Promise<AccountView> {
+      const tenant = await store.tenant(db, tenantId);
+      return {
+        id: tenant.id,
+        name: tenant.name,
+        deletion_scheduled_for: tenant.deletion_scheduled_for?.toISOString() ?? null,
+      };
+    },
+
+    /** Renames the workspace (audited with the old and the new name). */
+    async rename(actor: AccountActor, name: string): Promise<AccountView> {
+      await db.transaction(async (trx) => {
+        const before = await store.lockTenant(trx, actor.tenantId);
+        if (before.name === name) return;
+        await store.rename(trx, actor.tenantId, name);
+        await appendAudit(trx, {
+          ...actor.audit,
+          tenantId: actor.tenantId,
+          action: 'account.renamed',
+          targetType: 'tenant',
+          targetId: actor.tenantId,
+          metadata: { from: before.name, to: name },
+        });
+      });
+      return this.get(actor.tenantId);
     },
 
     /** Waits for mails still being sent (graceful stop, tests). */

@@ -30,6 +30,23 @@ export function createAccountStore() {
       return (row?.authenticated_at as Date | undefined) ?? null;
     },
 
+    /** The workspace as the Account page shows it: its name and a pending deletion's date. */
+    async tenant(
+      db: Db,
+      tenantId: string,
+    ): Promise<{ id: string; name: string; deletion_scheduled_for: Date | null }> {
+      const row = await db('tenants')
+        .select('id', 'name', 'deletion_scheduled_for')
+        .where({ id: tenantId })
+        .first();
+      if (!row) throw new Error(`tenant ${tenantId} vanished under a live session`);
+      return row as { id: string; name: string; deletion_scheduled_for: Date | null };
+    },
+
+    async rename(trx: Knex.Transaction, tenantId: string, name: string): Promise<void> {
+      await trx('tenants').update({ name }).where({ id: tenantId });
+    },
+
     ownerEmails: (db: Db, tenantId: string): Promise<string[]> => ownerEmails(db, tenantId),
   };
 }

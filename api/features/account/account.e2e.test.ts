@@ -159,3 +159,63 @@ describe('account deletion', () => {
     expect(r.body.detail).toMatch(/already started/);
   });
 });
+
+describe('workspace name', () => {
+  it('when an admin renames the workspace, then everyone reads the new name and the rename is audited', async () => {
+    const { owner, admin, member } = await team();
+    const before = await t.call('GET', '/v1/account', { token: member.access_token });
+    expect(before.status).toBe(200);
+    expect(before.body).toEqual({
+      id: owner.tenant.id,
+      name: owner.tenant.name,
+      deletion_scheduled_for: null,
+    });
+
+    const r = await t.call('PATCH', '/v1/account', {
+      token: admin.access_token,
+      body: { name: '  Acme video ' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id: owner.tenant.id, name: 'Acme video' });
+    const me = await t.call<{ tenant: { name: string } }>('GET', '/v1/me', { token: member.access_token });
+    expect(me.body.tenant.name).toBe('Acme video');
+    const audit = await t.env
+      .db('audit_log')
+      .where({ tenant_id: owner.tenant.id, action: 'account.renamed' });
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({
+      actor_id: admin.user.id,
+      target_id: owner.tenant.id,
+      metadata: { from: owner.tenant.name, to: 'Acme video' },
+    });
+  });
+
+  it('when a member renames or the name is empty or too long, then it is refused and the name stays', async () => {
+    const { owner, admin, member } = await team();
+    const asMember = await t.call('PATCH', '/v1/account', {
+      token: member.access_token,
+      body: { name: 'Mine' },
+    });
+    expect(asMember.status).toBe(403);
+    for (const name of ['   ', 'x'.repeat(101)]) {
+      const r = await t.call('PATCH', '/v1/account', { token: admin.access_token, body: { name } });
+      expect(r.status).toBe(400);
+      expect(r.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(JSON.stringify(r.body)).toContain('name');
+    }
+    const now = await t.call('GET', '/v1/account', { token: owner.access_token });
+    expect(now.body.name).toBe(owner.tenant.name);
+  });
+
+  it('when a deletion is scheduled, then the account shows its date until it is canceled', async () => {
+    const { owner } = await team();
+    const d = await t.call('POST', '/v1/account/delete', { token: owner.access_token });
+    expect(
+      (await t.call('GET', '/v1/account', { token: owner.access_token })).body.deletion_scheduled_for,
+    ).toBe(d.body.scheduled_for);
+    await t.call('POST', '/v1/account/delete/cancel', { token: owner.access_token });
+    expect(
+      (await t.call('GET', '/v1/account', { token: owner.access_token })).body.deletion_scheduled_for,
+    ).toBeNull();
+  });
+});
