@@ -208,7 +208,7 @@ describe('Billing in Chromium, with Stripe', () => {
     expect(d.browser.cspViolations).toEqual([]);
   }, 180_000);
 
-  it('when a member opens Billing, then they get the no-access page', async () => {
+  it('when a member opens Billing or Webhooks, then they get the no-access page, and Usage is open to them', async () => {
     const before = t.smtp.mails.length;
     const owner = await t.signIn(OWNER);
     const invite = await t.call('POST', '/v1/invites', {
@@ -222,6 +222,12 @@ describe('Billing in Chromium, with Stripe', () => {
     expect(await page.getByRole('link', { name: 'Billing' }).count()).toBe(0);
     await page.goto(`${d.base}/billing`);
     await d.heading('No access').waitFor();
+    // Webhooks are admin+ too; Usage is for everyone.
+    expect(await page.getByRole('link', { name: 'Webhooks' }).count()).toBe(0);
+    await page.goto(`${d.base}/webhooks`);
+    await d.heading('No access').waitFor();
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    await d.heading('Usage').waitFor();
   }, 60_000);
 });
 

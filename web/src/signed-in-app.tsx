@@ -10,6 +10,8 @@ import { NewRenderPage } from './pages/new-render-page.tsx';
 import { NotFoundPage } from './pages/not-found-page.tsx';
 import { RendersPage } from './pages/renders-page.tsx';
 import { TeamPage } from './pages/team-page.tsx';
+import { UsagePage } from './pages/usage-page.tsx';
+import { WebhooksPage } from './pages/webhooks-page.tsx';
 
 /** Every page behind sign-in, inside the layout (navigation, usage meters, live events). */
 export default function SignedInApp(props: { me: Me }) {
@@ -26,6 +28,8 @@ export default function SignedInApp(props: { me: Me }) {
         <Route path="account" element={<AccountPage />} />
         <Route path="audit-log" element={<AuditLogPage me={props.me} />} />
         <Route path="billing" element={<BillingPage me={props.me} />} />
+        <Route path="usage" element={<UsagePage me={props.me} />} />
+        <Route path="webhooks" element={<WebhooksPage me={props.me} />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -23,6 +23,8 @@ export function Layout(props: { me: Me }) {
           </NavLink>
           <NavLink to="/renders/new">New render</NavLink>
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/api-keys">API keys</NavLink> : null}
+          <NavLink to="/usage">Usage</NavLink>
+          {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/webhooks">Webhooks</NavLink> : null}
           <NavLink to="/team">Team</NavLink>
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/audit-log">Audit log</NavLink> : null}
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/billing">Billing</NavLink> : null}

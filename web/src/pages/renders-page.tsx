@@ -3,6 +3,7 @@ import { Link, useSearchParams } from 'react-router';
 import { useLive } from '../api/live-events.ts';
 import type { JobKind, JobStatus } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
+import { FilterSelect } from '../components/filter-select.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { LoadMore, TableHead } from '../components/table-parts.tsx';
 import { FINAL_STATUSES, formatDuration, formatTime } from '../format.ts';
@@ -85,26 +86,5 @@ export function RendersPage() {
       {jobs.isSuccess && rows.length === 0 ? <p>No jobs yet.</p> : null}
       <LoadMore list={jobs} />
     </>
-  );
-}
-
-function FilterSelect(props: {
-  label: string;
-  value: string;
-  options: string[];
-  onChange: (v: string) => void;
-}) {
-  return (
-    <label>
-      {props.label}
-      <select value={props.value} onChange={(e) => props.onChange(e.target.value)}>
-        <option value="">All</option>
-        {props.options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    </label>
   );
 }
