@@ -42,8 +42,6 @@ export interface ResumableUploadOptions {
 
 type Answer = { kind: 'done'; videoId: string } | { kind: 'partial'; next: number } | { kind: 'expired' };
 
-const CHUNK_UNIT = 262_144;
-
 /** `Range: bytes=0-524287` → 524288 (the next byte to send); no header → 0. */
 export function nextByte(range: string | null): number {
   const m = range ? /bytes=0-(\d+)/.exec(range) : null;
@@ -223,10 +221,4 @@ export async function resumableUpload(o: ResumableUploadOptions): Promise<string
   } finally {
     await file.close();
   }
-}
-
-/** Chunks must be multiples of 256 KiB (config enforces it; this guards direct callers). */
-export function assertChunkSize(bytes: number): void {
-  if (bytes < CHUNK_UNIT || bytes % CHUNK_UNIT !== 0)
-    throw new Error(`chunk size ${bytes} is not a multiple of 262144`);
 }
