@@ -83,7 +83,7 @@ export interface ApiDeps {
   producer: Producer;
   /** Outputs and exports under tenant-prefixed keys. */
   storage: Storage;
-  /** Job submission, status, cancel and downloads; its quota seams are set in api/main.ts. */
+  /** Job submission, status, cancel and downloads (metering's quota and plan gate plugged in by api/main.ts). */
   jobs: JobService;
   /** The plan catalogue (PLANS_FILE or the built-in defaults, README: Plans). */
   plans: PlanCatalogue;

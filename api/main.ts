@@ -9,7 +9,7 @@ import { createLogger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
 import { createPlanGate } from '../shared/metering/plan-gate.ts';
 import { loadPlanCatalogue } from '../shared/metering/plans.ts';
-import { createQuotaService, release } from '../shared/metering/quota-service.ts';
+import { createQuotaService } from '../shared/metering/quota-service.ts';
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
 import { createProducer } from '../shared/queue/producer.ts';
@@ -129,15 +129,9 @@ export async function start(config: Config): Promise<ApiProcess> {
     publicUrl: config.PUBLIC_URL,
     signingSecret: config.JWT_SECRET,
     allowPrivateHosts: config.FETCH_ALLOW_PRIVATE,
-    // Metering: reserve throws 402 inside the submit transaction, gate throws 403
-    // upgrade_required before it, release frees a canceled queued job's reservation.
-    reserve: async (trx, args) => {
-      const booked = await quota.reserve(trx, args);
-      return { priority: booked.plan.priority };
-    },
-    release: async (trx, { jobId }) => {
-      await release(trx, jobId);
-    },
+    // Metering: the quota reserves in the submit transaction (402) and releases a canceled
+    // queued job's reservation; the gate answers 403 upgrade_required before any write.
+    quota,
     gate: createPlanGate({ db, plans }),
   });
   const account = createAccountService({

@@ -87,3 +87,9 @@ export const imageRequestSchema = z
   })
   .strict();
 export type ImageRequest = z.infer<typeof imageRequestSchema>;
+
+/** A parsed job submission (POST /v1/renders, /v1/tts, /v1/images); `kind` narrows `request`. */
+export type JobSubmission =
+  | { kind: 'render'; request: RenderRequest }
+  | { kind: 'tts'; request: TtsRequest }
+  | { kind: 'image'; request: ImageRequest };

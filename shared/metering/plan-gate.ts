@@ -1,18 +1,13 @@
 import type { Knex } from 'knex';
 import { UpgradeRequiredError } from '../errors/http-errors.ts';
-import type { JobKind } from '../jobs/job-contract.ts';
-import type { Resolution } from '../jobs/job-requests.ts';
+import type { JobSubmission, Resolution } from '../jobs/job-requests.ts';
 import type { PlanCatalogue } from './plans.ts';
 import { tenantPlan } from './tenant-plan.ts';
 
 const RESOLUTION_RANK: Record<Resolution, number> = { '720p': 0, '1080p': 1, '2160p': 2 };
 
-export interface GateInput {
-  tenantId: string;
-  kind: JobKind;
-  /** The parsed request; only `resolution` (renders) is gated today. */
-  request: unknown;
-}
+/** The parsed submission and its tenant; only a render's `resolution` is gated today. */
+export type GateInput = JobSubmission & { tenantId: string };
 
 /** Plan gates that answer 403 `upgrade_required` before a submission's transaction. */
 export type PlanGate = (input: GateInput) => Promise<void>;
@@ -23,9 +18,10 @@ export type PlanGate = (input: GateInput) => Promise<void>;
  * is read from Postgres on every call.
  */
 export function createPlanGate(deps: { db: Knex; plans: PlanCatalogue }): PlanGate {
-  return async ({ tenantId, kind, request }) => {
-    if (kind !== 'render') return;
-    const requested = (request as { resolution?: Resolution }).resolution;
+  return async (input) => {
+    if (input.kind !== 'render') return;
+    const { tenantId } = input;
+    const requested: Resolution | undefined = input.request.resolution;
     if (!requested || !(requested in RESOLUTION_RANK)) return;
     const plan = await tenantPlan(deps.db, deps.plans, tenantId);
     if (RESOLUTION_RANK[requested] <= RESOLUTION_RANK[plan.max_resolution]) return;

@@ -32,6 +32,11 @@ export interface QuotaService {
    * Overage and unlimited plans always pass, but still reserve (for `GET /v1/usage`).
    */
   reserve(trx: Knex.Transaction, input: ReserveInput): Promise<Reservation>;
+  /**
+   * Frees what `reserve` booked for a job that will never run: called inside the transaction
+   * that cancels a still-queued job (no worker sees that job, so none can settle it).
+   */
+  release(trx: Knex.Transaction, input: { tenantId: string; jobId: string }): Promise<void>;
 }
 
 // Kinds that produce an output held in storage (checked against a hard storage limit).
@@ -41,6 +46,7 @@ const EPSILON = 1e-9;
 
 export function createQuotaService(deps: { plans: PlanCatalogue }): QuotaService {
   return {
+    release: (trx, { jobId }) => release(trx, jobId),
     async reserve(trx, input) {
       const now = input.now ?? new Date();
       const plan = await tenantPlan(trx, deps.plans, input.tenantId, now);

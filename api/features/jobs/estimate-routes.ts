@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod/v4';
 import type { AppError } from '../../../shared/errors/app-error.ts';
 import { METRICS, type Metric } from '../../../shared/jobs/estimate.ts';
+import type { JobSubmission } from '../../../shared/jobs/job-requests.ts';
 import {
   imageRequestSchema,
   renderRequestSchema,
@@ -16,7 +17,6 @@ import { problemSchema } from '../../http/contract-schemas.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
 import type { JobService } from './job-service.ts';
-import type { JobSubmission } from './submission-seams.ts';
 
 const metric = z.enum(METRICS);
 

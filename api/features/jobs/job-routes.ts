@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod/v4';
 import { JOB_KINDS, JOB_STATUSES } from '../../../shared/jobs/job-contract.ts';
 import type { JobPosition } from '../../../shared/jobs/job-repository.ts';
+import type { JobSubmission } from '../../../shared/jobs/job-requests.ts';
 import {
   imageRequestSchema,
   renderRequestSchema,
@@ -13,7 +14,6 @@ import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
 import { jobExample, jobViewSchema } from './job-schemas.ts';
 import type { JobService } from './job-service.ts';
-import type { JobSubmission } from './submission-seams.ts';
 import type { JobActor } from './submit-job.ts';
 
 const listQuery = z.object({

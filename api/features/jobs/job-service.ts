@@ -1,18 +1,19 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Knex } from 'knex';
-import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
-import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
+import { ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
-import { jobEventData, recordCallback } from '../../../shared/jobs/callback-event.ts';
-import { isFinal, type JobRow } from '../../../shared/jobs/job-contract.ts';
+import { jobEventData } from '../../../shared/jobs/callback-event.ts';
+import type { JobRow } from '../../../shared/jobs/job-contract.ts';
 import type { JobListFilter, JobRepository } from '../../../shared/jobs/job-repository.ts';
+import type { JobSubmission } from '../../../shared/jobs/job-requests.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
+import type { PlanGate } from '../../../shared/metering/plan-gate.ts';
+import type { QuotaService } from '../../../shared/metering/quota-service.ts';
 import { usageByJob } from '../../../shared/metering/usage-ledger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
-import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import {
   DOWNLOAD_URL_TTL_SECONDS,
   type SignedDownload,
@@ -21,10 +22,13 @@ import {
 } from '../../../shared/storage/signed-url.ts';
 import type { Storage } from '../../../shared/storage/storage.ts';
 import { encodeTimeCursor } from '../../http/keyset-cursor.ts';
+import { createCancelJob } from './cancel-job.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
 import { hasLiveOutput, type JobView, serializeJob } from './job-serializer.ts';
-import type { JobSubmission, PlanGate, ReleaseQuota, ReserveQuota } from './submission-seams.ts';
 import { createSubmitJob, type DryRun, type JobActor } from './submit-job.ts';
+import { withTimeout } from './with-timeout.ts';
+
+export { withTimeout };
 
 export interface JobServiceDeps {
   db: Knex;
@@ -43,9 +47,9 @@ export interface JobServiceDeps {
   signingSecret: string;
   /** FETCH_ALLOW_PRIVATE. */
   allowPrivateHosts: string[];
-  /** Quota seams, filled by metering; no-ops by default (see submission-seams.ts). */
-  reserve: ReserveQuota;
-  release: ReleaseQuota;
+  /** Metering: reserves a submission's estimate (402) and releases a canceled queued job's. */
+  quota: Pick<QuotaService, 'reserve' | 'release'>;
+  /** Metering: the plan gate (403 `upgrade_required`), before a submission's transaction. */
   gate: PlanGate;
   /** Longest a request waits for Redis to take a job before leaving it to the reconciler. Default 3000 ms. */
   queueTimeoutMs?: number;
@@ -70,17 +74,6 @@ const CONTENT_TYPE_EXT: Record<string, string> = {
   'image/jpeg': 'jpg',
   'application/zip': 'zip',
 };
-
-/** Resolves after `ms` with a rejection, so a dead Redis costs a request at most that long. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  // The loser may still settle later; its rejection must not surface as unhandled.
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Use cases of the jobs feature. Transactions open here; SQL lives in the store. */
 type LiveOutputJob = JobRow & { output_key: string; output_content_type: string };
@@ -124,25 +117,6 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** A canceled queued job must not start: drop it from BullMQ unless a worker already holds it. */
-  async function dequeue(job: JobRow): Promise<void> {
-    try {
-      const queue = KIND_ROUTING[job.kind].queue;
-      // Still waiting its fair turn: off its tenant's list, and it never reaches BullMQ.
-      if (
-        producer.fair &&
-        (await withTimeout(producer.fair.remove(queue, job.tenant_id, job.id), queueTimeoutMs, 'fair.remove'))
-      ) {
-        return;
-      }
-      const queued = await withTimeout(producer.queue(queue).getJob(job.id), queueTimeoutMs, 'getJob');
-      // remove() refuses a job locked by a worker; that worker sees `canceled` in Postgres and stops.
-      if (queued) await withTimeout(queued.remove(), queueTimeoutMs, 'remove');
-    } catch (err) {
-      logger.info({ err, job_id: job.id }, 'canceled job left in BullMQ; its worker will skip it');
-    }
-  }
-
   /** After commit: tells the tenant's event stream that a job was queued. */
   async function announceQueued(job: JobRow): Promise<void> {
     await deps.events.emit(job.tenant_id, 'job.queued', { job: jobEventData(publicUrl, { ...job }) });
@@ -156,6 +130,7 @@ export function createJobService(deps: JobServiceDeps) {
     },
     view,
   });
+  const cancellation = createCancelJob({ ...deps, queueTimeoutMs, view });
 
   return {
     /**
@@ -199,44 +174,7 @@ export function createJobService(deps: JobServiceDeps) {
     },
 
     /** queued → canceled now; running → cancel requested (its worker stops it); final → 409. */
-    async cancel(actor: JobActor, id: string): Promise<JobView> {
-      const { job, wasQueued, callback } = await db.transaction(async (trx) => {
-        const current = await store.findForUpdate(trx, actor.tenantId, id);
-        if (!current) throw new NotFoundError('Job not found');
-        if (isFinal(current.status)) throw new ConflictError(`The job is already ${current.status}`);
-        // An account deletion is stopped by its owner through /v1/account/delete/cancel only.
-        if (current.kind === 'deletion' && !roleAtLeast(actor.role ?? 'viewer', 'owner')) {
-          throw new ForbiddenError(
-            'Only an owner can cancel an account deletion (POST /v1/account/delete/cancel)',
-          );
-        }
-        const queued = current.status === 'queued';
-        const updated = queued ? await store.cancelQueued(trx, id) : await store.requestCancel(trx, id);
-        if (!updated) throw new NotFoundError('Job not found');
-        if (queued) await deps.release(trx, { tenantId: actor.tenantId, jobId: id });
-        // A queued job never reaches a worker: its `job.canceled` callback is recorded here.
-        const callback = queued ? await recordCallback(trx, publicUrl, id, 'canceled') : null;
-        await appendAudit(trx, {
-          ...actor.audit,
-          tenantId: actor.tenantId,
-          action: queued ? 'job.canceled' : 'job.cancel_requested',
-          targetType: 'job',
-          targetId: id,
-          metadata: { kind: current.kind, previous_status: current.status },
-        });
-        return { job: updated, wasQueued: queued, callback };
-      });
-      if (wasQueued) await dequeue(job);
-      if (callback) await deps.events.publish(callback.tenantId, callback.event);
-      if (callback?.deliveryId) {
-        const payload = { deliveryId: callback.deliveryId, tenantId: callback.tenantId };
-        await withTimeout(producer.enqueueCallback(payload), queueTimeoutMs, 'enqueueCallback').catch(
-          (err: unknown) =>
-            logger.warn({ err, job_id: job.id }, 'callback enqueue failed; the reconciler will add it'),
-        );
-      }
-      return view(job);
-    },
+    cancel: cancellation.cancel,
 
     /** The signed, short-lived link `GET /v1/jobs/:id/output` redirects to. */
     async outputLink(actor: JobActor, id: string): Promise<Pick<SignedDownload, 'url' | 'expires'>> {

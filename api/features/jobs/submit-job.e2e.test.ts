@@ -5,6 +5,9 @@ import { newId } from '../../../shared/ids/ids.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
+import { createPlanGate } from '../../../shared/metering/plan-gate.ts';
+import { loadPlanCatalogue } from '../../../shared/metering/plans.ts';
+import { createQuotaService } from '../../../shared/metering/quota-service.ts';
 import { createMetrics } from '../../../shared/metrics/metrics.ts';
 import { createProducer, type Producer } from '../../../shared/queue/producer.ts';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
@@ -12,14 +15,16 @@ import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts
 import { createIdempotencyStore } from './idempotency-store.ts';
 import { createJobService, type JobServiceDeps } from './job-service.ts';
 import { readRenderShort } from './jobs-test-kit.ts';
-import { noPlanGate, noRelease, noReservation } from './submission-seams.ts';
 import type { JobActor } from './submit-job.ts';
 
-// The seams cannot be reached over HTTP until metering fills them, so these drive the use case directly.
+// These drive the use case directly, with metering's quota and gate replaced where a test needs to
+// see or force what they do.
 let env: TestEnv;
 let producer: Producer;
 let tenantId: string;
 let actor: JobActor;
+const plans = loadPlanCatalogue();
+const quota = createQuotaService({ plans });
 let submission: { kind: 'render'; request: ReturnType<typeof renderRequestSchema.parse> };
 
 beforeAll(async () => {
@@ -56,9 +61,8 @@ function service(over: Partial<JobServiceDeps> = {}) {
     publicUrl: env.config.PUBLIC_URL,
     signingSecret: env.config.JWT_SECRET,
     allowPrivateHosts: [],
-    reserve: noReservation,
-    release: noRelease,
-    gate: noPlanGate,
+    quota,
+    gate: createPlanGate({ db: env.db, plans }),
     queueTimeoutMs: 300,
     ...over,
   });
@@ -100,17 +104,20 @@ describe('submit: quota seams', () => {
     };
     let seen: { jobVisible: boolean; args: unknown } | null = null;
     const refuse = service({
-      reserve: async (trx, args) => {
-        // The job row exists inside the transaction, so a reservation may reference it.
-        seen = { jobVisible: !!(await trx('jobs').where({ id: args.jobId }).first()), args };
-        throw new QuotaExceededError({
-          metric: 'render_seconds',
-          limit: 30_000,
-          used: 30_000,
-          reserved: 0,
-          requested: 17,
-          resets_at: '2026-12-01T00:00:00Z',
-        });
+      quota: {
+        ...quota,
+        reserve: async (trx, args) => {
+          // The job row exists inside the transaction, so a reservation may reference it.
+          seen = { jobVisible: !!(await trx('jobs').where({ id: args.jobId }).first()), args };
+          throw new QuotaExceededError({
+            metric: 'render_seconds',
+            limit: 30_000,
+            used: 30_000,
+            reserved: 0,
+            requested: 17,
+            resets_at: '2026-12-01T00:00:00Z',
+          });
+        },
       },
     });
     await expect(refuse.submit(actor, submission, 'quota-1')).rejects.toBeInstanceOf(QuotaExceededError);
@@ -131,15 +138,14 @@ describe('submit: quota seams', () => {
   it('when the plan gate refuses, then it throws before any write and reserve is never called', async () => {
     const before = await count('jobs');
     let reserved = false;
+    // The real gate: the tenant is on the free plan, which stops below 2160p.
     const gated = service({
-      gate: async (s) => {
-        if (s.kind === 'render' && s.request.resolution === '2160p') {
-          throw new UpgradeRequiredError('2160p', 'pro');
-        }
-      },
-      reserve: async () => {
-        reserved = true;
-        return undefined;
+      quota: {
+        ...quota,
+        reserve: async (trx, args) => {
+          reserved = true;
+          return quota.reserve(trx, args);
+        },
       },
     });
     const uhd = { ...submission, request: { ...submission.request, resolution: '2160p' as const } };
@@ -151,9 +157,13 @@ describe('submit: quota seams', () => {
   it('when a queued job is canceled, then release runs in the cancel transaction', async () => {
     const released: string[] = [];
     const svc = service({
-      release: async (trx, args) => {
-        const row = await trx('jobs').where({ id: args.jobId }).first();
-        released.push(`${args.tenantId}:${args.jobId}:${row.status}`);
+      quota: {
+        ...quota,
+        release: async (trx, args) => {
+          const row = await trx('jobs').where({ id: args.jobId }).first();
+          released.push(`${args.tenantId}:${args.jobId}:${row.status}`);
+          await quota.release(trx, args);
+        },
       },
     });
     const { job } = await svc.submit(actor, submission, null);

@@ -12,11 +12,13 @@ import { newId } from '../../../shared/ids/ids.ts';
 import { type Estimate, estimateImage, estimateRender, estimateTts } from '../../../shared/jobs/estimate.ts';
 import type { JobRow } from '../../../shared/jobs/job-contract.ts';
 import type { JobRepository } from '../../../shared/jobs/job-repository.ts';
+import type { JobSubmission } from '../../../shared/jobs/job-requests.ts';
+import type { PlanGate } from '../../../shared/metering/plan-gate.ts';
+import type { QuotaService } from '../../../shared/metering/quota-service.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
 import type { JobView } from './job-serializer.ts';
 import { requestHash } from './request-hash.ts';
-import type { JobSubmission, PlanGate, ReserveQuota } from './submission-seams.ts';
 import { unsafeUrlErrors } from './unsafe-url-errors.ts';
 
 /** Who acts: the tenant, the user or key id (stored as `created_by`), and the request's audit fields. */
@@ -31,6 +33,33 @@ export interface JobActor {
 /** Keys live 24 h per tenant (README: Jobs API); an expired key is replaced by the next request using it. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
+/** What a submit would do, found by doing it in a transaction that is always rolled back. */
+export interface DryRun {
+  estimate: Estimate;
+  /** The 402 or 403 the real submit would answer; null: it would be accepted (202). */
+  refusal: AppError | null;
+}
+
+export interface SubmitJobDeps {
+  db: Knex;
+  jobs: JobRepository;
+  idempotency: IdempotencyStore;
+  metrics: Metrics;
+  /** FETCH_ALLOW_PRIVATE. */
+  allowPrivateHosts: string[];
+  /** Metering: `reserve` books the estimate in the submit transaction; over a limit it throws 402. */
+  quota: Pick<QuotaService, 'reserve'>;
+  /** Metering: throws 403 `upgrade_required` before any write when the plan does not allow the request. */
+  gate: PlanGate;
+  /** After commit: announce and hand the job to BullMQ (false: left to the reconciler). */
+  enqueue(job: JobRow): Promise<boolean>;
+  view(job: JobRow): Promise<JobView>;
+}
+
+type Claim = { type: 'claimed' } | { type: 'replay'; job: JobRow } | { type: 'retry' };
+
+class RollBack extends Error {}
+
 function estimateOf(s: JobSubmission): Estimate {
   switch (s.kind) {
     case 'render':
@@ -42,94 +71,75 @@ function estimateOf(s: JobSubmission): Estimate {
   }
 }
 
-/** What a submit would do, found by doing it in a transaction that is always rolled back. */
-export interface DryRun {
-  estimate: Estimate;
-  /** The 402 or 403 the real submit would answer; null: it would be accepted (202). */
-  refusal: AppError | null;
-}
-
-class RollBack extends Error {}
-
-type Outcome = { type: 'created'; job: JobRow } | { type: 'replay'; job: JobRow } | { type: 'retry' };
-
 /**
- * The submit use case. One transaction writes the idempotency claim, the job (status `queued`,
- * `enqueued_at` null: the outbox marker), the quota reservation and the audit entry; BullMQ is
- * only told after commit. If Redis refuses, the 202 still stands: the reconciler enqueues every
- * queued row whose `enqueued_at` is null.
+ * The submit use case, top to bottom: authorize → validate → gate → estimate → transaction
+ * { idempotency, insert, reserve, audit } → enqueue → view. One transaction writes the
+ * idempotency claim, the job (status `queued`, `enqueued_at` null: the outbox marker), the quota
+ * reservation and the audit entry; BullMQ is only told after commit. If Redis refuses, the 202
+ * still stands: the reconciler enqueues every queued row whose `enqueued_at` is null.
  */
-export function createSubmitJob(deps: {
-  db: Knex;
-  jobs: JobRepository;
-  idempotency: IdempotencyStore;
-  metrics: Metrics;
-  allowPrivateHosts: string[];
-  reserve: ReserveQuota;
-  gate: PlanGate;
-  enqueue(job: JobRow): Promise<boolean>;
-  view(job: JobRow): Promise<JobView>;
-}) {
-  const { db, jobs: store, idempotency: keys } = deps;
+export function createSubmitJob(deps: SubmitJobDeps) {
+  const { db, jobs, idempotency: keys } = deps;
 
-  async function attempt(
+  async function submit(
     actor: JobActor,
     s: JobSubmission,
-    estimate: Estimate,
-    idempotency: { key: string; hash: string } | null,
-  ): Promise<Outcome> {
-    return db.transaction(async (trx): Promise<Outcome> => {
-      const jobId = newId('job');
-      if (idempotency) {
-        const claimed = await keys.claim(trx, {
+    idempotencyKey: string | null,
+  ): Promise<{ job: JobView; replayed: boolean }> {
+    // Authorize: render, tts and image need the route's `member` role and nothing more (job-routes.ts).
+    // Validate: the URLs a worker will fetch or post to (400 naming the field).
+    const urlErrors = unsafeUrlErrors(s, deps.allowPrivateHosts);
+    if (urlErrors.length > 0) throw new ValidationError(urlErrors);
+    // Gate: the plan's features (403), before any write.
+    await deps.gate({ ...s, tenantId: actor.tenantId });
+    const estimate = estimateOf(s);
+    const idempotency = idempotencyKey ? { key: idempotencyKey, hash: requestHash(s.kind, s.request) } : null;
+
+    // Transaction. A claim that expires between its two statements is retried (at most 3 times).
+    for (let i = 0; i < 3; i++) {
+      const outcome = await db.transaction(async (trx) => {
+        const jobId = newId('job');
+        const claim = idempotency
+          ? await claimKey(trx, actor, idempotency, jobId)
+          : { type: 'claimed' as const };
+        if (claim.type !== 'claimed') return claim;
+        let job = await insertJob(trx, actor, s, estimate, jobId);
+        // The job row exists in `trx`; a 402 here rolls all of this back.
+        const { plan } = await deps.quota.reserve(trx, {
           tenantId: actor.tenantId,
-          key: idempotency.key,
-          requestHash: idempotency.hash,
           jobId,
-          ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
+          kind: s.kind,
+          estimate,
         });
-        if (!claimed) {
-          // A live claim exists (perhaps committed a moment ago by a concurrent twin): read it.
-          const existing = await keys.find(trx, actor.tenantId, idempotency.key);
-          if (!existing) return { type: 'retry' }; // it expired between the two statements
-          if (existing.request_hash !== idempotency.hash) {
-            throw new ConflictError(
-              'This Idempotency-Key was already used with a different request body; use a new key',
-            );
-          }
-          const original = await store.find(trx, actor.tenantId, existing.job_id);
-          if (!original) return { type: 'retry' };
-          return { type: 'replay', job: original };
+        // Queue priority by plan: the reconciler re-adds the job with the same priority from the row.
+        if (plan.priority) {
+          await jobs.setPriority(trx, jobId, plan.priority);
+          job = { ...job, priority: plan.priority };
         }
-      }
-      let job = await store.insert(trx, {
-        id: jobId,
-        tenant_id: actor.tenantId,
-        kind: s.kind,
-        payload: s.request,
-        estimate,
-        metadata: s.request.metadata,
-        callback_url: s.request.callback_url ?? null,
-        created_by: actor.actorId,
-        priority: 0,
+        await appendAudit(trx, {
+          ...actor.audit,
+          tenantId: actor.tenantId,
+          action: 'job.submitted',
+          targetType: 'job',
+          targetId: jobId,
+          metadata: { kind: s.kind, estimate, idempotency_key: idempotency?.key ?? null },
+        });
+        return { type: 'created' as const, job };
       });
-      // Seam: metering's quota service books the estimate here; its 402 rolls all of this back.
-      const booked = await deps.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
-      // Queue priority by plan: the reconciler re-adds the job with the same priority from the row.
-      if (booked?.priority) {
-        await store.setPriority(trx, jobId, booked.priority);
-        job = { ...job, priority: booked.priority };
+      if (outcome.type === 'retry') continue;
+
+      // Enqueue, after commit.
+      if (outcome.type === 'created') {
+        deps.metrics.jobsSubmitted.inc({ kind: s.kind });
+        await deps.enqueue(outcome.job);
+      } else if (outcome.job.status === 'queued' && outcome.job.enqueued_at === null) {
+        // A replay: the first request may have lost its enqueue to a Redis blip; adding again is a no-op otherwise.
+        await deps.enqueue(outcome.job);
       }
-      await appendAudit(trx, {
-        ...actor.audit,
-        tenantId: actor.tenantId,
-        action: 'job.submitted',
-        targetType: 'job',
-        targetId: jobId,
-        metadata: { kind: s.kind, estimate, idempotency_key: idempotency?.key ?? null },
-      });
-      return { type: 'created', job };
-    });
+      // View.
+      return { job: await deps.view(outcome.job), replayed: outcome.type === 'replay' };
+    }
+    throw new ConflictError('This Idempotency-Key is being replaced concurrently; retry the request');
   }
 
   /**
@@ -151,18 +161,8 @@ export function createSubmitJob(deps: {
     try {
       await db.transaction(async (trx) => {
         const jobId = newId('job');
-        await store.insert(trx, {
-          id: jobId,
-          tenant_id: actor.tenantId,
-          kind: s.kind,
-          payload: s.request,
-          estimate,
-          metadata: s.request.metadata,
-          callback_url: s.request.callback_url ?? null,
-          created_by: actor.actorId,
-          priority: 0,
-        });
-        await deps.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
+        await insertJob(trx, actor, s, estimate, jobId);
+        await deps.quota.reserve(trx, { tenantId: actor.tenantId, jobId, kind: s.kind, estimate });
         throw new RollBack();
       });
     } catch (err) {
@@ -172,34 +172,52 @@ export function createSubmitJob(deps: {
     return { estimate, refusal };
   }
 
-  return { submit: submitJob, dryRun };
+  /** Claims the key for `jobId`; a live claim by the same body replays its job, another body is a 409. */
+  async function claimKey(
+    trx: Knex.Transaction,
+    actor: JobActor,
+    idempotency: { key: string; hash: string },
+    jobId: string,
+  ): Promise<Claim> {
+    const claimed = await keys.claim(trx, {
+      tenantId: actor.tenantId,
+      key: idempotency.key,
+      requestHash: idempotency.hash,
+      jobId,
+      ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
+    });
+    if (claimed) return { type: 'claimed' };
+    // A live claim exists (perhaps committed a moment ago by a concurrent twin): read it.
+    const existing = await keys.find(trx, actor.tenantId, idempotency.key);
+    if (!existing) return { type: 'retry' }; // it expired between the two statements
+    if (existing.request_hash !== idempotency.hash) {
+      throw new ConflictError(
+        'This Idempotency-Key was already used with a different request body; use a new key',
+      );
+    }
+    const original = await jobs.find(trx, actor.tenantId, existing.job_id);
+    return original ? { type: 'replay', job: original } : { type: 'retry' };
+  }
 
-  async function submitJob(
+  function insertJob(
+    trx: Knex.Transaction,
     actor: JobActor,
     s: JobSubmission,
-    idempotencyKey: string | null,
-  ): Promise<{ job: JobView; replayed: boolean }> {
-    const urlErrors = unsafeUrlErrors(s, deps.allowPrivateHosts);
-    if (urlErrors.length > 0) throw new ValidationError(urlErrors);
-    await deps.gate({ ...s, tenantId: actor.tenantId });
-    const estimate = estimateOf(s);
-    const idempotency = idempotencyKey ? { key: idempotencyKey, hash: requestHash(s.kind, s.request) } : null;
-
-    for (let i = 0; i < 3; i++) {
-      const outcome = await attempt(actor, s, estimate, idempotency);
-      if (outcome.type === 'created') {
-        deps.metrics.jobsSubmitted.inc({ kind: s.kind });
-        await deps.enqueue(outcome.job);
-        return { job: await deps.view(outcome.job), replayed: false };
-      }
-      if (outcome.type === 'replay') {
-        // The first request may have lost its enqueue to a Redis blip; adding again is a no-op otherwise.
-        if (outcome.job.status === 'queued' && outcome.job.enqueued_at === null) {
-          await deps.enqueue(outcome.job);
-        }
-        return { job: await deps.view(outcome.job), replayed: true };
-      }
-    }
-    throw new ConflictError('This Idempotency-Key is being replaced concurrently; retry the request');
+    estimate: Estimate,
+    id: string,
+  ) {
+    return jobs.insert(trx, {
+      id,
+      tenant_id: actor.tenantId,
+      kind: s.kind,
+      payload: s.request,
+      estimate,
+      metadata: s.request.metadata,
+      callback_url: s.request.callback_url ?? null,
+      created_by: actor.actorId,
+      priority: 0,
+    });
   }
+
+  return { submit, dryRun };
 }

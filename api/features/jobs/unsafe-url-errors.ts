@@ -1,7 +1,7 @@
 import type { FieldError } from '../../../shared/errors/http-errors.ts';
+import type { JobSubmission } from '../../../shared/jobs/job-requests.ts';
 import { assertPublicHttpUrl } from '../../../shared/net/safe-fetch.ts';
 import { UnsafeUrlError } from '../../../shared/net/unsafe-url-error.ts';
-import type { JobSubmission } from './submission-seams.ts';
 
 /**
  * URLs a worker will fetch or post to (`image_url`, `callback_url`), checked at submit so an SSRF
