@@ -9,6 +9,7 @@ import { JobPage } from './pages/job-page.tsx';
 import { NewRenderPage } from './pages/new-render-page.tsx';
 import { NotFoundPage } from './pages/not-found-page.tsx';
 import { RendersPage } from './pages/renders-page.tsx';
+import { SupportPage } from './pages/support-page.tsx';
 import { TeamPage } from './pages/team-page.tsx';
 import { UsagePage } from './pages/usage-page.tsx';
 import { WebhooksPage } from './pages/webhooks-page.tsx';
@@ -25,7 +26,10 @@ export default function SignedInApp(props: { me: Me }) {
         <Route path="renders/:id" element={<JobPage />} />
         <Route path="api-keys" element={<ApiKeysPage me={props.me} />} />
         <Route path="team" element={<TeamPage me={props.me} />} />
-        <Route path="account" element={<AccountPage />} />
+        {/* Notifications link jobs as /jobs/<id>: the same page as a render's. */}
+        <Route path="jobs/:id" element={<JobPage />} />
+        <Route path="account" element={<AccountPage me={props.me} />} />
+        <Route path="support" element={<SupportPage />} />
         <Route path="audit-log" element={<AuditLogPage me={props.me} />} />
         <Route path="billing" element={<BillingPage me={props.me} />} />
         <Route path="usage" element={<UsagePage me={props.me} />} />

@@ -142,6 +142,14 @@ export function applyEvent(queries: QueryClient, event: RendermillEvent): void {
     // A Stripe event changed the plan or the subscription: limits and invoices may have too.
     void queries.invalidateQueries({ queryKey: ['billing'] });
     void queries.invalidateQueries({ queryKey: ['usage'] });
+  } else if (event.type === 'notification.created') {
+    // Someone's feed in this tenant changed (maybe ours): the bell reads its count again.
+    void queries.invalidateQueries({ queryKey: ['notifications'] });
+    const type = (event.data as { data?: { notification?: { type?: unknown } } }).data?.notification?.type;
+    // A deletion scheduled or canceled by another owner: the Account page shows it at once.
+    if (typeof type === 'string' && type.startsWith('deletion.')) {
+      void queries.invalidateQueries({ queryKey: ['account'] });
+    }
   } else if (event.type.startsWith('webhook.')) {
     void queries.invalidateQueries({ queryKey: ['webhook-deliveries'] });
   }

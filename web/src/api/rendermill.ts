@@ -19,10 +19,25 @@ import {
   type UsageEvent,
 } from '@rendermill/sdk';
 
-export type { Job, JobKind, JobStatus, JobStep, Page, RenderRequest, Scene, Usage } from '@rendermill/sdk';
+export type {
+  Account,
+  CreateSupportTicketRequest,
+  Job,
+  JobKind,
+  JobStatus,
+  JobStep,
+  Notification,
+  NotificationPage,
+  Page,
+  RenderRequest,
+  Scene,
+  SupportTicket,
+  Usage,
+} from '@rendermill/sdk';
 export {
   AuthenticationError,
   NotFoundError,
+  PermissionError,
   QuotaExceededError,
   RateLimitedError,
   RendermillError,
@@ -328,6 +343,30 @@ export class Rendermill {
     deliveries: (q: { status?: DeliveryStatus; event?: string; cursor?: string }) =>
       this.#json<Page<Delivery>>('GET', '/v1/webhook-deliveries', { query: { limit: 20, ...q } }),
     replay: (id: string) => this.#json<Delivery>('POST', `/v1/webhook-deliveries/${enc(id)}/replay`),
+  };
+
+  readonly notifications = {
+    list: (q: { unread?: boolean; cursor?: string; limit?: number } = {}) =>
+      this.#sdk.notifications.list({
+        limit: q.limit ?? 20,
+        ...(q.unread ? { unread: 'true' as const } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      }),
+    read: (id: string) => this.#sdk.notifications.read(id),
+    readAll: () => this.#sdk.notifications.readAll(),
+  };
+
+  readonly support = {
+    create: (body: { subject: string; message: string; job_id?: string }) => this.#sdk.support.create(body),
+    list: (cursor?: string) => this.#sdk.support.list({ limit: 50, ...(cursor ? { cursor } : {}) }),
+  };
+
+  readonly account = {
+    get: () => this.#sdk.account.get(),
+    rename: (name: string) => this.#sdk.account.rename(name),
+    export: () => this.#sdk.account.export(),
+    scheduleDeletion: () => this.#sdk.account.scheduleDeletion(),
+    cancelDeletion: () => this.#sdk.account.cancelDeletion(),
   };
 
   readonly events = {

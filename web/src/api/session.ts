@@ -104,6 +104,12 @@ export class Session {
     this.#set({ status: 'signed-in', me: await this.client().me.get() });
   }
 
+  /** Reads `GET /v1/me` again (after the workspace was renamed). */
+  async reloadMe(): Promise<void> {
+    const me = await this.call((rm) => rm.me.get());
+    if (this.state.status === 'signed-in') this.#set({ status: 'signed-in', me });
+  }
+
   async signOut(): Promise<void> {
     await this.anonymous.auth.signOut().catch(() => undefined);
     this.#signedOut();

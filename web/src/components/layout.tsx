@@ -2,6 +2,7 @@ import { NavLink, Outlet } from 'react-router';
 import { useLiveEvents } from '../api/live-events.ts';
 import type { Me } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
+import { NotificationBell } from './notification-bell.tsx';
 import { UsageMeters } from './usage-meters.tsx';
 
 const ADMIN_ROLES = new Set(['owner', 'admin']);
@@ -28,9 +29,11 @@ export function Layout(props: { me: Me }) {
           <NavLink to="/team">Team</NavLink>
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/audit-log">Audit log</NavLink> : null}
           {ADMIN_ROLES.has(props.me.role) ? <NavLink to="/billing">Billing</NavLink> : null}
+          <NavLink to="/support">Support</NavLink>
           <NavLink to="/account">Account</NavLink>
         </nav>
         <div className="who">
+          <NotificationBell />
           <span>
             {props.me.user?.email} · {props.me.tenant.name} · {props.me.role}
           </span>

@@ -1,12 +1,24 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { Me } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
 import { TableHead } from '../components/table-parts.tsx';
 import { formatTime } from '../format.ts';
+import { atLeast } from '../roles.ts';
+import { AccountDeletion } from './account-deletion.tsx';
+import { AccountExport } from './account-export.tsx';
+import { WorkspaceName } from './workspace-name.tsx';
 
-/** Your sign-ins in every workspace, the current one marked, each with Revoke. */
-export function AccountPage() {
+/**
+ * Account: the workspace name (rename: admin+), your sign-ins in every workspace (the current one
+ * marked, each with Revoke), Export my data (admin+) and Delete account (owner).
+ */
+export function AccountPage(props: { me: Me }) {
   const session = useSession();
   const queries = useQueryClient();
+  const account = useQuery({
+    queryKey: ['account'],
+    queryFn: () => session.call((rm) => rm.account.get()),
+  });
   const sessions = useQuery({
     queryKey: ['sessions'],
     queryFn: () => session.call((rm) => rm.sessions.list()),
@@ -21,6 +33,7 @@ export function AccountPage() {
   return (
     <>
       <h1>Account</h1>
+      <WorkspaceName me={props.me} account={account.data} />
       <h2>Sessions</h2>
       {revoke.isError ? <p role="alert">{revoke.error.message}</p> : null}
       <table>
@@ -54,6 +67,8 @@ export function AccountPage() {
           ))}
         </tbody>
       </table>
+      {atLeast(props.me.role, 'admin') ? <AccountExport /> : null}
+      {props.me.role === 'owner' && account.data ? <AccountDeletion account={account.data} /> : null}
     </>
   );
 }

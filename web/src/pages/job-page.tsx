@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import { useParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 import { useLive } from '../api/live-events.ts';
 import { NotFoundError } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
@@ -96,6 +96,9 @@ export function JobPage() {
             Failed: <code>{j.error.code}</code>
           </p>
           <p>{j.error.message}</p>
+          <p>
+            <Link to={`/support?job_id=${encodeURIComponent(j.id)}`}>Report a problem</Link>
+          </p>
         </div>
       ) : null}
       {succeeded && link.data ? (
