@@ -24,7 +24,9 @@ import { publishYoutubeJob } from './tasks/publish/publish-youtube-job.ts';
 import { renderJob } from './tasks/render/render-job.ts';
 import { deliverSupportTicket } from './tasks/support/support-deliver-task.ts';
 import { ttsJob } from './tasks/tts/tts-job.ts';
+import { sweepReservations } from './tasks/usage/reservations-sweep-task.ts';
 import { announceUsageAlert } from './tasks/usage/usage-alert-event.ts';
+import { runUsageAlerts } from './tasks/usage/usage-alert-task.ts';
 import { runUsageReport } from './tasks/usage/usage-report-task.ts';
 
 /** One entry of the catalog: everything about a job name in one place. */
@@ -132,13 +134,37 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
               db: services.db,
               stripe: services.stripe ?? null,
               plans: services.plans,
-              mailer: services.mailer,
               logger: services.logger,
               metrics: services.metrics,
+            })
+          : Promise.resolve(null),
+    },
+    {
+      name: JOB_NAMES.usageAlert,
+      queue: QUEUES.maintenance,
+      policy: JOB_POLICIES[JOB_NAMES.usageAlert]!,
+      tools: [],
+      payload: empty,
+      handler: (services) =>
+        services.plans
+          ? runUsageAlerts({
+              db: services.db,
+              plans: services.plans,
+              mailer: services.mailer,
+              logger: services.logger,
               publicUrl: services.config.PUBLIC_URL,
               onAlert: (alert) => announceUsageAlert(services, alert),
             })
           : Promise.resolve(null),
+    },
+    {
+      name: JOB_NAMES.reservationsSweep,
+      queue: QUEUES.maintenance,
+      policy: JOB_POLICIES[JOB_NAMES.reservationsSweep]!,
+      tools: [],
+      payload: empty,
+      // Metering off (no plan catalogue): no job is reserved, so there is nothing to sweep.
+      handler: (services) => (services.plans ? sweepReservations(services) : Promise.resolve(null)),
     },
     ...extra,
   ];
@@ -151,5 +177,7 @@ export function schedules(config: Config): Array<{ name: string; everyMs: number
     { name: JOB_NAMES.reconcile, everyMs: config.RECONCILE_INTERVAL_SECONDS * 1000 },
     { name: JOB_NAMES.sweepOutputs, everyMs: 3_600_000 },
     { name: JOB_NAMES.usageReport, everyMs: 60_000 },
+    { name: JOB_NAMES.usageAlert, everyMs: 60_000 },
+    { name: JOB_NAMES.reservationsSweep, everyMs: 60_000 },
   ];
 }

@@ -179,7 +179,7 @@ export async function release(trx: Knex.Transaction, jobId: string): Promise<voi
 /**
  * Releases reservations of jobs that reached a final status without settling, and of jobs that
  * no longer exist (older than `orphanAfterMs`, default 10 min). Each in its own transaction.
- * Returns how many were released. Scheduled with the usage report.
+ * Returns how many were released. Scheduled as `reservations.sweep`.
  */
 export async function sweepUnsettled(
   db: Knex,

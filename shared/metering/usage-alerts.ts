@@ -42,7 +42,7 @@ interface CounterWithTenant extends TenantBilling {
  * its tenant's current limit; each crossed threshold (80%, 100%) becomes a `usage_alerts` row,
  * unique per tenant, metric, period and threshold — the insert that wins is the one alert.
  * Deliver: pending rows are locked (SKIP LOCKED, so parallel runs split them), mailed to the
- * tenant's owners, then marked sent. Runs every minute with the usage report.
+ * tenant's owners, then marked sent. Scheduled every minute as `usage.alert`.
  */
 export async function checkUsageAlerts(deps: UsageAlertDeps): Promise<{ created: number; sent: number }> {
   const created = await detectAlerts(deps);

@@ -28,6 +28,8 @@ export const JOB_POLICIES: Record<string, RetryPolicy> = {
   [JOB_NAMES.reconcile]: { attempts: 1, backoffMs: 1_000 },
   [JOB_NAMES.sweepOutputs]: { attempts: 1, backoffMs: 1_000 },
   [JOB_NAMES.usageReport]: { attempts: 1, backoffMs: 1_000 },
+  [JOB_NAMES.usageAlert]: { attempts: 1, backoffMs: 1_000 },
+  [JOB_NAMES.reservationsSweep]: { attempts: 1, backoffMs: 1_000 },
 };
 
 export function policyFor(name: string): RetryPolicy {

@@ -17,7 +17,7 @@ export const QUEUES = {
   account: 'account',
   /** publish.youtube — uploads to third parties, slow and rate-limited by them */
   publish: 'publish',
-  /** jobs.reconcile, outputs.sweep, usage.report and other scheduled work */
+  /** jobs.reconcile, outputs.sweep, usage.report, usage.alert, reservations.sweep: scheduled work */
   maintenance: 'maintenance',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -35,6 +35,8 @@ export const JOB_NAMES = {
   reconcile: 'jobs.reconcile',
   sweepOutputs: 'outputs.sweep',
   usageReport: 'usage.report',
+  usageAlert: 'usage.alert',
+  reservationsSweep: 'reservations.sweep',
 } as const;
 
 export type { JobKind };

@@ -9,11 +9,13 @@ import { createMetrics } from '../../../shared/metrics/metrics.ts';
 import { type FakeStripe, startFakeStripe } from '../../../shared/testing/fake-stripe.ts';
 import { insertTenant } from '../../../shared/testing/tenant-fixture.ts';
 import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
-import { runUsageReport, type UsageReportDeps } from './usage-report-task.ts';
+import { sweepReservations } from './reservations-sweep-task.ts';
+import { runUsageAlerts } from './usage-alert-task.ts';
+import { runUsageReport } from './usage-report-task.ts';
 
 let env: TestEnv;
 let fake: FakeStripe;
-let deps: UsageReportDeps;
+let deps: Parameters<typeof runUsageReport>[0] & Parameters<typeof runUsageAlerts>[0];
 const mails: Mail[] = [];
 
 beforeAll(async () => {
@@ -40,8 +42,8 @@ afterAll(async () => {
   await env.cleanup();
 });
 
-describe('usage.report', () => {
-  it('when a backlog spans several batches, then one run reports it all, mails the alert and sweeps ended jobs', async () => {
+describe('usage.report, usage.alert, reservations.sweep', () => {
+  it('when a backlog spans several batches, then one run of each reports it all, mails the alert and sweeps ended jobs', async () => {
     const tenantId = await insertTenant(env.db, {
       ownerEmail: 'owner@report.example.com',
       columns: { stripe_customer_id: 'cus_report' },
@@ -66,13 +68,18 @@ describe('usage.report', () => {
         })),
       ),
     );
-    const r = await runUsageReport(deps);
+    const run = async () => ({
+      report: await runUsageReport(deps),
+      alerts: await runUsageAlerts(deps),
+      swept: await sweepReservations(deps),
+    });
+    const r = await run();
     expect(r.report).toMatchObject({ active: true, delivered: 450, deferred: 0 });
     expect(fake.meterEvents).toHaveLength(450);
     expect(r.alerts).toEqual({ created: 1, sent: 1 });
     expect(mails.map((m) => m.subject)).toEqual(['Rendermill: 80% of your images limit used']);
     expect(r.swept).toBe(1);
-    expect(await runUsageReport(deps)).toMatchObject({
+    expect(await run()).toMatchObject({
       report: { delivered: 0 },
       alerts: { created: 0, sent: 0 },
       swept: 0,

@@ -2,10 +2,7 @@ import type { Knex } from 'knex';
 import type { Stripe } from '../../../shared/billing/stripe-client.ts';
 import { type ReportResult, reportUsageBatch } from '../../../shared/billing/usage-reporter.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
-import type { Mailer } from '../../../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
-import { sweepUnsettled } from '../../../shared/metering/quota-service.ts';
-import { checkUsageAlerts, type UsageAlert } from '../../../shared/metering/usage-alerts.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 
 export interface UsageReportDeps {
@@ -13,12 +10,8 @@ export interface UsageReportDeps {
   /** `createStripeClient({ …, maxNetworkRetries: 0 })`, or null in local-ledger mode. */
   stripe: Stripe | null;
   plans: PlanCatalogue;
-  mailer: Mailer;
   logger: Logger;
   metrics: Pick<Metrics, 'unreportedUsageAge' | 'usageReported'>;
-  publicUrl: string;
-  /** Each new usage alert also becomes a `usage.threshold_reached` event (stream and webhook). */
-  onAlert?: (alert: UsageAlert) => Promise<void>;
 }
 
 // A run sends at most this many batches, so one run cannot outlast the next minute's schedule.
@@ -26,18 +19,11 @@ const MAX_BATCHES = 10;
 const BATCH_SIZE = 200;
 
 /**
- * usage.report — scheduled every minute: metering's periodic work in one place.
- * 1. Sends unreported ledger rows to Stripe meter events (idle in local-ledger mode), batch
- *    after batch while batches come back full and Stripe is healthy.
- * 2. Detects and mails usage alerts (80% / 100%), once per tenant, metric, period, threshold.
- * 3. Releases reservations of jobs that ended without settling.
- * Each part is safe to run concurrently with itself and to repeat after a crash.
+ * usage.report — scheduled every minute: sends unreported ledger rows to Stripe meter events
+ * (idle in local-ledger mode), batch after batch while batches come back full and Stripe is
+ * healthy. Safe to run concurrently with itself and to repeat after a crash.
  */
-export async function runUsageReport(deps: UsageReportDeps): Promise<{
-  report: ReportResult;
-  alerts: { created: number; sent: number };
-  swept: number;
-}> {
+export async function runUsageReport(deps: UsageReportDeps): Promise<ReportResult> {
   const total: ReportResult = { active: !!deps.stripe, delivered: 0, duplicates: 0, skipped: 0, deferred: 0 };
   for (let i = 0; i < MAX_BATCHES && deps.stripe; i++) {
     const r = await reportUsageBatch({ ...deps, batchSize: BATCH_SIZE });
@@ -47,10 +33,6 @@ export async function runUsageReport(deps: UsageReportDeps): Promise<{
     total.deferred += r.deferred;
     if (r.deferred > 0 || r.delivered + r.duplicates + r.skipped < BATCH_SIZE) break;
   }
-  const alerts = await checkUsageAlerts(deps);
-  const swept = await sweepUnsettled(deps.db);
-  if (total.delivered + total.duplicates + total.deferred + alerts.created + swept > 0) {
-    deps.logger.info({ ...total, alerts, swept }, 'usage report');
-  }
-  return { report: total, alerts, swept };
+  if (total.delivered + total.duplicates + total.deferred > 0) deps.logger.info(total, 'usage report');
+  return total;
 }
