@@ -8,6 +8,7 @@ import {
   JOB_NAMES,
   QUEUES,
   type QueueName,
+  segmentPayload,
   supportPayload,
   tenantJobPayload,
 } from '../shared/queue/queues.ts';
@@ -22,6 +23,7 @@ import { reconcileJobs } from './tasks/maintenance/reconcile-task.ts';
 import { sweepExpiredOutputs } from './tasks/maintenance/sweep-outputs-task.ts';
 import { publishYoutubeJob } from './tasks/publish/publish-youtube-job.ts';
 import { renderJob } from './tasks/render/render-job.ts';
+import { runSegment } from './tasks/render/segment-task.ts';
 import { deliverSupportTicket } from './tasks/support/support-deliver-task.ts';
 import { ttsJob } from './tasks/tts/tts-job.ts';
 import { sweepReservations } from './tasks/usage/reservations-sweep-task.ts';
@@ -81,6 +83,17 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
       'espeak-ng',
       'dejavu-fonts',
     ]),
+    // One scene's segment of a fanned-out render: its GOP and audio chunk (ffmpeg). Its card and
+    // narration were made by the render's earlier steps, so no espeak-ng or fonts here.
+    {
+      name: JOB_NAMES.renderSegment,
+      queue: QUEUES.segments,
+      policy: JOB_POLICIES[JOB_NAMES.renderSegment]!,
+      tools: ['ffmpeg'],
+      payload: segmentPayload,
+      handler: (services, _job, data) =>
+        runSegment(services, createJobRepository(), data as z.infer<typeof segmentPayload>),
+    },
     // Speech, and its MP3 conversion (ffmpeg).
     tenantTask(JOB_NAMES.tts, QUEUES.media, ttsJob, ['ffmpeg', 'ffprobe', 'espeak-ng']),
     // A title card or a fitted image (sharp; text in DejaVu Sans).

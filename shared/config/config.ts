@@ -111,6 +111,12 @@ export const configSchema = z
     FAIR_SHARE_PREFETCH: z.coerce.number().int().min(1).max(1000).default(4),
     /** Jobs one worker process runs at once. */
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /**
+     * A render of at least this many scenes fans its segment encoding out as child jobs on the
+     * `segments` queue, which any worker takes; fewer are encoded inside the render's own job
+     * (the queue round trips cost more than they save).
+     */
+    RENDER_FANOUT_MIN_SCENES: z.coerce.number().int().min(2).default(4),
     /** Queues this worker consumes (comma separated); empty = all. */
     WORKER_QUEUES: csv.default(''),
     /** Port of the worker's /metrics endpoint (0 = random, for tests). */

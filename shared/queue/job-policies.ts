@@ -14,6 +14,8 @@ export interface RetryPolicy {
  */
 export const JOB_POLICIES: Record<string, RetryPolicy> = {
   [JOB_NAMES.render]: { attempts: 3, backoffMs: 2_000 },
+  // A failed segment is encoded by its parent when it resumes, so few tries are enough here.
+  [JOB_NAMES.renderSegment]: { attempts: 2, backoffMs: 1_000 },
   [JOB_NAMES.tts]: { attempts: 3, backoffMs: 1_000 },
   [JOB_NAMES.image]: { attempts: 3, backoffMs: 1_000 },
   [JOB_NAMES.export]: { attempts: 5, backoffMs: 5_000 },

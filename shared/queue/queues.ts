@@ -9,6 +9,11 @@ import type { JobKind } from '../jobs/job-contract.ts';
 export const QUEUES = {
   /** render.run */
   render: 'render',
+  /**
+   * render.segment: one scene's segment of a fanned-out render, a child of its render.run (BullMQ
+   * flow). Not fair-shared: a segment is its job's own work, already admitted with the job.
+   */
+  segments: 'segments',
   /** tts.run, image.run — short media jobs, kept apart so renders cannot starve them */
   media: 'media',
   /** callback.deliver, support.deliver: outbound deliveries to other people's servers */
@@ -25,6 +30,7 @@ export const ALL_QUEUES: QueueName[] = Object.values(QUEUES);
 
 export const JOB_NAMES = {
   render: 'render.run',
+  renderSegment: 'render.segment',
   tts: 'tts.run',
   image: 'image.run',
   export: 'account.export',
@@ -54,6 +60,10 @@ export const KIND_ROUTING: Record<JobKind, { queue: QueueName; name: string }> =
 /** Payload of every tenant job (render/tts/image/export/deletion/publish): ids only. */
 export const tenantJobPayload = z.object({ jobId: z.string().min(1), tenantId: z.string().min(1) });
 export type TenantJobPayload = z.infer<typeof tenantJobPayload>;
+
+/** Payload of render.segment: the render and the scene (0-based) whose segment it encodes. */
+export const segmentPayload = tenantJobPayload.extend({ index: z.number().int().min(0) });
+export type SegmentPayload = z.infer<typeof segmentPayload>;
 
 export const callbackPayload = z.object({ deliveryId: z.string().min(1), tenantId: z.string().min(1) });
 export type CallbackPayload = z.infer<typeof callbackPayload>;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { isOpen, type JobRow } from '../../shared/jobs/job-contract.ts';
 import type { JobRepository } from '../../shared/jobs/job-repository.ts';
 import { tenantPlan } from '../../shared/metering/tenant-plan.ts';
@@ -9,6 +9,8 @@ import { recordUsage } from '../../shared/metering/usage-ledger.ts';
 import { reportError } from '../../shared/observability/sentry.ts';
 import type { TenantJobPayload } from '../../shared/queue/queues.ts';
 import type { SafeParser } from '../../shared/validation/parse.ts';
+import { watchCancel } from './cancel-watch.ts';
+import { createChildJobs } from './child-jobs.ts';
 import { finalizeJob } from './finalize-job.ts';
 import { classifyError, JobCanceledError, StepTimeoutError } from './job-errors.ts';
 import { createJobEvents } from './job-events.ts';
@@ -22,9 +24,6 @@ export interface JobDefinition<P = unknown> {
   request: SafeParser<P>;
   steps: StepDefinition<P>[];
 }
-
-// A cancel must stop a running job within 2 s: poll the row at a fraction of that.
-const CANCEL_POLL_MS = 400;
 
 /**
  * Runs one attempt of a tenant job as ordered steps. Steps finished by an earlier attempt are
@@ -72,13 +71,7 @@ export async function runTenantJob<P>(
   }
   const payload = parsed.data;
 
-  const cancel = new AbortController();
-  const poll = setInterval(() => {
-    store
-      .cancelRequested(db, job.id)
-      .then((yes) => yes && cancel.abort(new JobCanceledError()))
-      .catch(() => undefined);
-  }, CANCEL_POLL_MS);
+  const cancel = watchCancel(store, db, job.id);
   const workDir = await mkdtemp(path.join(os.tmpdir(), `rendermill-${job.id}-`));
   const totalWeight = def.steps.reduce((s, x) => s + x.weight, 0) || 1;
   let stepName = '';
@@ -113,6 +106,7 @@ export async function runTenantJob<P>(
             signal,
             results,
             workDir,
+            children: token ? createChildJobs(services.producer, bullJob, token) : undefined,
             progress: async (f) => {
               const value = base + span * Math.max(0, Math.min(1, f));
               await store.progress(db, job.id, value);
@@ -150,6 +144,8 @@ export async function runTenantJob<P>(
         if (outcome.cacheHit) metrics.cacheHits.inc({ kind: job.kind });
         endTimer({ outcome: 'succeeded' });
       } catch (err) {
+        // Fanned out: the step stays running while its children work; the job comes back to it.
+        if (err instanceof WaitingChildrenError) throw err;
         endTimer({ outcome: err instanceof JobCanceledError ? 'canceled' : 'failed' });
         await store
           .failStep(db, job.id, step.name, err instanceof Error ? err.message : String(err))
@@ -161,6 +157,7 @@ export async function runTenantJob<P>(
     }
     await finalizeJob(services, store, job, 'succeeded');
   } catch (err) {
+    if (err instanceof WaitingChildrenError) throw err;
     if (err instanceof JobCanceledError || cancel.signal.aborted) {
       await finalizeJob(services, store, job, 'canceled');
       return;
@@ -176,12 +173,24 @@ export async function runTenantJob<P>(
     logger.info({ job_id: job.id, step: stepName, code: c.code, attempt }, 'attempt failed; will retry');
     throw err;
   } finally {
-    clearInterval(poll);
+    cancel.stop();
     await rm(workDir, { recursive: true, force: true });
   }
 }
 
 const RENDER_SLOT_RETRY_MS = 2_000;
+
+/**
+ * The share of the job's progress bar that step `name` covers: `base + span × fraction`. Child jobs
+ * of a step (render.segment) report into the same range the runner gives the step itself.
+ */
+export function stepSpan<P>(def: JobDefinition<P>, name: string): { base: number; span: number } {
+  const total = def.steps.reduce((s, x) => s + x.weight, 0) || 1;
+  const at = def.steps.findIndex((s) => s.name === name);
+  if (at < 0) throw new Error(`no step ${name}`);
+  const before = def.steps.slice(0, at).reduce((s, x) => s + x.weight, 0);
+  return { base: before / total, span: def.steps[at]!.weight / total };
+}
 
 /** Renders count against the plan's concurrent-render limit; other kinds start at once. */
 async function start(services: WorkerServices, store: JobRepository, job: JobRow, attempt: number) {

@@ -7,6 +7,7 @@ import type { Mailer } from '../../shared/mail/mailer.ts';
 import type { Producer } from '../../shared/queue/producer.ts';
 import type { Storage } from '../../shared/storage/storage.ts';
 import type { TtsProvider } from '../media/tts/tts-provider.ts';
+import type { ChildJobs } from './child-jobs.ts';
 
 /** A job row as the worker sees it (Postgres is the source of truth, not the queue payload). */
 export type { JobRow };
@@ -64,6 +65,8 @@ export interface StepContext<P = unknown> {
   workDir: string;
   /** Progress within this step, 0..1; the runner maps it onto the job's overall progress */
   progress(fraction: number): Promise<void>;
+  /** Hands work out as BullMQ child jobs of this job (absent when the job runs outside a worker) */
+  children?: ChildJobs;
 }
 
 export interface StepDefinition<P = unknown> {

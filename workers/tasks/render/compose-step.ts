@@ -1,48 +1,44 @@
 import os from 'node:os';
 import path from 'node:path';
-import { type RenderRequest, renderSize } from '../../../shared/jobs/job-requests.ts';
+import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
+import { JOB_NAMES, QUEUES, type SegmentPayload } from '../../../shared/queue/queues.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
-import { cachedFiles, cacheKey } from '../../cache/media-cache.ts';
 import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepContext, StepDefinition } from '../../jobs/step.ts';
-import { encodeSegment, joinSegments, segmentEncoderVersion } from '../../media/compose.ts';
-import { gopFrames } from '../../media/still-gop.ts';
-import type { SceneImagesResult } from './images-step.ts';
-import { recordSegmentStep, segmentStepName } from './segment-steps.ts';
+import { joinSegments } from '../../media/compose.ts';
+import { planSegments, produceSegment, sceneDurations } from './segment-plan.ts';
+import { recordedSegments, recordSegmentStep, segmentStepName } from './segment-steps.ts';
 import type { NarrationResult } from './tts-step.ts';
 
-const PARALLEL = Math.max(2, os.availableParallelism());
+export { sceneDurations };
 
-/**
- * A scene lasts as long as its narration, or its `duration` when it has no text (README: Jobs API).
- * With both, the longer wins, so an explicit duration is never cut short.
- */
-export function sceneDurations(req: RenderRequest, narration: NarrationResult): number[] {
-  return req.scenes.map((s, i) => {
-    const spoken = narration.scenes[i]?.durationSeconds ?? 0;
-    return s.text ? Math.max(spoken, s.duration ?? 0) : (s.duration ?? 0);
-  });
-}
+const PARALLEL = Math.max(2, os.availableParallelism());
 
 function planned(ctx: { payload: RenderRequest; results: Record<string, unknown> }): number {
   const narration = ctx.results.tts as NarrationResult | undefined;
   return narration ? sceneDurations(ctx.payload, narration).reduce((a, b) => a + b, 0) : 60;
 }
 
-/** Storage keys of one encoded scene (see encodeSegment). */
-export interface SegmentResult {
-  gopKey: string;
-  audioKey: string;
+/** Job id of scene i's render.segment child: one per render and scene, so a second fan-out adds nothing. */
+export function segmentJobId(jobId: string, index: number): string {
+  return `${jobId}.${segmentStepName(index)}`;
 }
 
 /**
  * Encodes (or finds in the tenant's cache) each scene's segment, then joins them by copying into
- * one H.264/AAC MP4 stored as the job's output. A segment is content-addressed by everything that
- * determines its bytes: the scene's image and narration (their cache keys are content addresses),
- * its duration, the output size and fps, and the encoder version. Each segment is recorded as a
- * step row with its `cache_hit`. Billed: `render_seconds` = probed output seconds, whether segments
- * came from the cache or not (the cache saves our CPU and the client's time, not the price);
- * `storage_bytes` = bytes of the output held.
+ * one H.264/AAC MP4 stored as the job's output. Each segment is recorded as a step row with its
+ * `cache_hit` (segment-plan.ts: what a segment's content address is made of).
+ *
+ * A render of RENDER_FANOUT_MIN_SCENES scenes or more fans out: the segments missing from the cache
+ * become render.segment children on the `segments` queue, which any worker takes, and this job
+ * waits in BullMQ's waiting-children without holding a worker slot. When the last child is done
+ * the job runs again, finds the earlier steps done and every segment recorded (or encodes the one
+ * a failed child left), and joins. Children carry no usage; the jobs row stays `running` the whole
+ * time, so the plan's concurrent-render limit counts this job once.
+ *
+ * Billed: `render_seconds` = probed output seconds, whether segments came from the cache or not
+ * (the cache saves our CPU and the client's time, not the price); `storage_bytes` = bytes of the
+ * output held.
  */
 export const composeStep: StepDefinition<RenderRequest> = {
   name: 'compose',
@@ -53,64 +49,50 @@ export const composeStep: StepDefinition<RenderRequest> = {
     ctx.config.STEP_TIMEOUT_SECONDS * 1000 * (4 + Math.ceil(ctx.payload.scenes.length / 2)) +
     planned(ctx) * 2000,
   async run(ctx: StepContext<RenderRequest>) {
-    const narration = ctx.results.tts as NarrationResult;
-    const images = ctx.results.images as SceneImagesResult;
-    const { storage } = ctx.services;
-    const durations = sceneDurations(ctx.payload, narration);
-    const [width, height] = renderSize(ctx.payload);
-    const format = { width, height, fps: ctx.payload.fps };
-    const encoder = await segmentEncoderVersion();
-    let finished = 0;
-    const segments = await mapLimit(ctx.payload.scenes, PARALLEL, async (_scene, i) => {
-      const startedAt = new Date();
-      const imageKey = images.images[i]!.imageKey;
-      const audioKey = narration.scenes[i]?.audioKey ?? null;
-      const key = cacheKey({
-        kind: 'segment',
-        image: imageKey,
-        narration: audioKey,
-        duration: durations[i]!,
-        ...format,
-        gop: gopFrames(format.fps),
-        encoder,
+    const { storage, db } = ctx.services;
+    const plan = await planSegments(ctx.payload, ctx.results);
+    const { format, durations } = plan;
+    const total = plan.scenes.length;
+    const recorded = await recordedSegments(db, ctx.job.id);
+    if (
+      ctx.children &&
+      total >= ctx.services.config.RENDER_FANOUT_MIN_SCENES &&
+      !(await ctx.children.started())
+    ) {
+      const todo = plan.scenes.flatMap((_s, i) => (recorded.has(segmentStepName(i)) ? [] : [i]));
+      const data = (index: number): SegmentPayload => ({
+        jobId: ctx.job.id,
+        tenantId: ctx.job.tenant_id,
+        index,
       });
-      const entry = await cachedFiles(
-        ctx.services.storage,
-        ctx.job.tenant_id,
-        key,
-        ['h264', 'aac'],
-        async () => {
-          const imagePath = path.join(ctx.workDir, `in-${i}.png`);
-          await storage.download(imageKey, imagePath);
-          let audioPath: string | undefined;
-          if (audioKey) {
-            audioPath = path.join(ctx.workDir, `in-${i}.wav`);
-            await storage.download(audioKey, audioPath);
-          }
-          const out = {
-            gopPath: path.join(ctx.workDir, `seg-${i}.h264`),
-            audioPath: path.join(ctx.workDir, `seg-${i}.aac`),
-          };
-          await encodeSegment(
-            { imagePath, audioPath, durationSeconds: durations[i]! },
-            format,
-            out,
-            ctx.signal,
-          );
-          return { localPaths: { h264: out.gopPath, aac: out.audioPath }, meta: {} };
-        },
+      await ctx.children.waitFor(
+        QUEUES.segments,
+        todo.map((i) => ({
+          name: JOB_NAMES.renderSegment,
+          data: data(i),
+          jobId: segmentJobId(ctx.job.id, i),
+        })),
       );
-      const result: SegmentResult = { gopKey: entry.dataKeys.h264!, audioKey: entry.dataKeys.aac! };
-      await recordSegmentStep(ctx.services.db, {
+    }
+    const done = await recordedSegments(db, ctx.job.id);
+    let finished = done.size;
+    const segments = await mapLimit(plan.scenes, PARALLEL, async (_scene, i) => {
+      const name = segmentStepName(i);
+      // Made by a child (or an earlier attempt): its row already says whether it was a cache hit.
+      const known = done.get(name);
+      if (known) return known;
+      const startedAt = new Date();
+      const made = await produceSegment(ctx.services, ctx.job.tenant_id, plan, i, ctx.workDir, ctx.signal);
+      await recordSegmentStep(db, {
         jobId: ctx.job.id,
         parentStep: 'compose',
-        name: segmentStepName(i),
-        cacheHit: entry.hit,
-        result,
+        name,
+        cacheHit: made.hit,
+        result: made.result,
         startedAt,
       });
-      await ctx.progress((0.9 * ++finished) / ctx.payload.scenes.length);
-      return result;
+      await ctx.progress((0.9 * ++finished) / total);
+      return made.result;
     });
 
     const files = await Promise.all(

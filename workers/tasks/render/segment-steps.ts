@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { SegmentResult } from './segment-plan.ts';
 
 /** The job_steps name of scene i's segment (1-based, zero-padded so names sort in scene order). */
 export function segmentStepName(index: number): string {
@@ -36,4 +37,13 @@ export async function recordSegmentStep(
     })
     .onConflict(['job_id', 'name'])
     .merge(['attempt', 'status', 'cache_hit', 'result', 'started_at', 'finished_at']);
+}
+
+/** The succeeded segment rows of a job, by step name, with their results. */
+export async function recordedSegments(db: Knex, jobId: string): Promise<Map<string, SegmentResult>> {
+  const rows: Array<{ name: string; result: SegmentResult }> = await db('job_steps')
+    .select('name', 'result')
+    .where({ job_id: jobId, status: 'succeeded' })
+    .where('name', 'like', 'segment-%');
+  return new Map(rows.map((r) => [r.name, r.result]));
 }
