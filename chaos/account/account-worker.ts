@@ -13,8 +13,8 @@ import { createStorage } from '../../shared/storage/create-storage.ts';
 import { runTenantJob } from '../../workers/jobs/job-runner.ts';
 import type { WorkerServices } from '../../workers/jobs/services.ts';
 import type { AccountBilling } from '../../workers/jobs/step.ts';
-import { deletionJob } from '../../workers/tasks/account/deletion-steps.ts';
-import { exportJob } from '../../workers/tasks/account/export-steps.ts';
+import { deletionJob } from '../../workers/tasks/account/deletion-task.ts';
+import { exportJob } from '../../workers/tasks/account/export-task.ts';
 import { workerOptions } from '../../workers/worker-settings.ts';
 
 /**

@@ -6,7 +6,7 @@ import { stepSpan } from '../../jobs/job-runner.ts';
 import { decodeErrors, videoStream } from '../../media/media-checks.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
-import { renderJob } from './render-job.ts';
+import { renderJob } from './render-task.ts';
 
 const fixture = readFixture('render-short') as { scenes: unknown[] } & Record<string, unknown>;
 const cards = (n: number, duration: number) =>

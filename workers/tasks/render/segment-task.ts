@@ -12,7 +12,7 @@ import { classifyError, StepTimeoutError } from '../../jobs/job-errors.ts';
 import { createJobEvents } from '../../jobs/job-events.ts';
 import { stepSpan } from '../../jobs/job-runner.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
-import { renderJob } from './render-job.ts';
+import { renderJob } from './render-task.ts';
 import { planSegments, produceSegment } from './segment-plan.ts';
 import { recordedSegments, recordSegmentStep, segmentStepName } from './segment-steps.ts';
 

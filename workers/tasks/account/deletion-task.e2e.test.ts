@@ -19,7 +19,7 @@ import type { StepServices } from '../../jobs/step.ts';
 import { type SeededTenant, seedTenant } from '../../testing/account-fixture.ts';
 import { loadJob, runSteps } from '../../testing/run-steps.ts';
 import { scanDatabase } from '../../testing/scan-database.ts';
-import { deletionJob, deletionSteps } from './deletion-steps.ts';
+import { deletionJob, deletionSteps } from './deletion-task.ts';
 
 let env: TestEnv;
 let smtp: Awaited<ReturnType<typeof startSmtpSink>>;

@@ -11,7 +11,7 @@ import type { StepServices } from '../../jobs/step.ts';
 import { type SeededTenant, seedTenant } from '../../testing/account-fixture.ts';
 import { readZip } from '../../testing/read-zip.ts';
 import { loadJob, runSteps } from '../../testing/run-steps.ts';
-import { exportSteps } from './export-steps.ts';
+import { exportSteps } from './export-task.ts';
 
 let env: TestEnv;
 let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
