@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stripeEvent, subscription, WEBHOOK_SECRET } from '../../api/features/billing/billing-test-kit.ts';
 import type { TestApi } from '../../api/testing/api-harness.ts';
 import { type FakeStripe, signedWebhook, startFakeStripe } from '../../shared/testing/fake-stripe.ts';
+import { unreachableByKeyboard } from './browser.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
 /**
@@ -102,6 +103,7 @@ describe('Billing in Chromium, with Stripe', () => {
     expect(await page.getByRole('button', { name: 'Manage billing' }).isDisabled()).toBe(true);
     await page.getByText('No invoices yet.').waitFor();
     await d.expectAccessible('Billing (free)');
+    expect(await unreachableByKeyboard(page), 'Billing by keyboard').toEqual([]);
     await page.screenshot({ path: path.join(d.shots, 'billing.png'), fullPage: true });
 
     // Upgrade → Stripe Checkout (its hosted page) → Pay → back on Billing, still free.

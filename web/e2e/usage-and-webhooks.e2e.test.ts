@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApi } from '../../api/testing/api-harness.ts';
 import { newId } from '../../shared/ids/ids.ts';
 import { recordUsage } from '../../shared/metering/usage-ledger.ts';
+import { unreachableByKeyboard } from './browser.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
 /**
@@ -127,6 +128,7 @@ describe('Usage and Webhooks in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
     await page.getByRole('link', { name: jobId }).first().waitFor();
     await d.expectAccessible('Usage');
+    expect(await unreachableByKeyboard(page), 'Usage by keyboard').toEqual([]);
     await page.screenshot({ path: path.join(d.shots, 'usage.png'), fullPage: true });
 
     // From today on: only this period's rows.
@@ -212,6 +214,7 @@ describe('Usage and Webhooks in Chromium', () => {
     expect(await attempts.count()).toBe(8);
     expect(await attempts.first().textContent()).toMatch(/500\d+ msboom: receiver down/);
     await d.expectAccessible('Webhooks (a failed delivery)');
+    expect(await unreachableByKeyboard(page), 'Webhooks by keyboard').toEqual([]);
     await page.getByRole('button', { name: 'Hide' }).click();
     expect(await secret.inputValue()).not.toMatch(/^whsec_/);
     await page.screenshot({ path: path.join(d.shots, 'webhooks.png'), fullPage: true });
