@@ -106,6 +106,7 @@ describe('the bell, Support and Account', () => {
     await link.waitFor();
     await panel.getByText('You have used 4 of 5 this period.').waitFor();
     await d.expectAccessible('the open bell');
+    await page.screenshot({ path: path.join(d.shots, 'bell.png') });
     await link.click();
     await page.waitForURL(`${d.base}/usage`);
     await unread(0).waitFor();
@@ -138,6 +139,7 @@ describe('the bell, Support and Account', () => {
     // The 500, then the create that worked (and possibly a lookup before it, never a second ticket).
     expect(fd.requests.filter((x) => x.method === 'POST').length - postsBefore).toBeGreaterThanOrEqual(2);
     await d.expectAccessible('the Support page with a ticket');
+    await page.screenshot({ path: path.join(d.shots, 'support.png'), fullPage: true });
   }, 60_000);
 
   it('when an admin renames the workspace, then the header shows the new name', async () => {
@@ -194,6 +196,7 @@ describe('the bell, Support and Account', () => {
     // Everyone is told, the owner too: the bell counts it without a reload.
     await unread(2).waitFor();
     await d.expectAccessible('the Account page with a deletion scheduled');
+    await page.screenshot({ path: path.join(d.shots, 'account.png'), fullPage: true });
 
     // The date is the API's, not the page's memory.
     await page.reload();
