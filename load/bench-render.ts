@@ -34,19 +34,26 @@ import { createBenchEnv } from './bench-env.ts';
  * Workers are separate processes (`shared/process/run.ts workers/main.ts`, as `npm run start:worker`);
  * each round uses a fresh tenant, so its caches start empty. BENCH_ROUNDS (3) rounds of the
  * sample, BENCH_LONG_ROUNDS (1) of the long spec; medians are printed with every run.
+ * Each worker process consumes `render` and `segments` at concurrency 1: a render of
+ * RENDER_FANOUT_MIN_SCENES scenes or more fans its segments out, so with 2 workers both take them.
+ * BENCH_PARTS (`1,2,3`) picks the parts to run; BENCH_LONG_FIXTURE (`render-long`) the spec of parts
+ * 2 and 3 (`render-minute` on a machine too loaded for the 10-minute one).
  */
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LONG_ROUNDS = Number(process.env.BENCH_LONG_ROUNDS ?? 1);
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(',').map((p) => p.trim()));
+const LONG_FIXTURE = process.env.BENCH_LONG_FIXTURE ?? 'render-long';
 const fixture = (name: string): RenderRequest =>
   renderRequestSchema.parse(
     JSON.parse(readFileSync(path.join(ROOT, 'load/fixtures', `${name}.json`), 'utf8')),
   );
 const sample = fixture('render-minute');
-const long = fixture('render-long');
+const long = fixture(LONG_FIXTURE);
+const EDIT_AT = Math.min(24, Math.floor(long.scenes.length / 2));
 
 const env = await createBenchEnv({
-  WORKER_QUEUES: 'render',
+  WORKER_QUEUES: 'render,segments',
   WORKER_CONCURRENCY: '1',
   RATE_LIMIT_PER_MINUTE: '10000000',
   RATE_LIMIT_BURST_PER_SECOND: '10000000',
@@ -189,93 +196,106 @@ try {
       .join(' ')}`,
   );
 
-  // 1. The sample, end to end over HTTP, against the single-pass command.
-  children.push(...(await startWorkers([null])));
-  const pipeline: number[] = [];
-  const direct: number[] = [];
-  const ssimMeans: number[] = [];
-  const ssimMins: number[] = [];
-  const sizes: number[] = [];
-  let videoSeconds = 0;
-  let last = '';
-  for (let round = 0; round < ROUNDS; round++) {
-    const r = await render(await newTenant(), sample);
-    pipeline.push(r.wall);
-    videoSeconds = r.videoSeconds;
-    last = stepTimes(r.steps);
-    const base = await singlePass(sample, r.steps, `sample${round}`);
-    direct.push(base.wall);
-    const out = storage.localPath(r.outputKey)!;
-    const ssim = await measureSsim(out, base.outPath);
-    ssimMeans.push(ssim.mean);
-    ssimMins.push(ssim.min);
-    sizes.push((await stat(out)).size / (await stat(base.outPath)).size);
-  }
-  await stopWorkers(children.splice(0));
-  const p = median(pipeline);
-  const d = median(direct);
-  console.log(
-    `\n1. sample: render-minute.json (${sample.scenes.length} scenes, ${sample.resolution}, ${sample.fps} fps), ${ROUNDS} rounds, 1 worker (unpinned)`,
-  );
-  console.log(`video length          ${videoSeconds.toFixed(2)} s`);
-  console.log(`pipeline wall (HTTP)  median ${p.toFixed(2)} s  (runs: ${secs(pipeline)}; last: ${last})`);
-  console.log(`single-pass ffmpeg    median ${d.toFixed(2)} s  (runs: ${secs(direct)})`);
-  console.log(`wall ratio            ${(p / d).toFixed(3)}× single pass`);
-  console.log(`realtime factor       ${(videoSeconds / p).toFixed(2)}× realtime (target ≥ 30)`);
-  console.log(
-    `SSIM vs single pass   mean ${Math.min(...ssimMeans).toFixed(4)}  min ${Math.min(...ssimMins).toFixed(4)} (worst over runs; targets ≥ 0.99 / ≥ 0.97)`,
-  );
-  console.log(
-    `size ratio            ${Math.max(...sizes).toFixed(3)}× single pass (largest over runs; target ≤ 1.5)`,
-  );
-
-  // 2. and 3. The long spec: 1 pinned worker, then 2 pinned workers, then a one-scene edit.
-  const edited: RenderRequest = {
-    ...long,
-    scenes: long.scenes.map((s, i) => (i === 24 ? { ...s, text: `${s.text} This part was edited.` } : s)),
-  };
-  const one: number[] = [];
-  const two: number[] = [];
-  const edits: number[] = [];
-  let longSeconds = 0;
-  let lastOne = '';
-  let lastTwo = '';
-  let lastEdit = '';
-  let hits = '';
-  for (let round = 0; round < LONG_ROUNDS; round++) {
-    children.push(...(await startWorkers([0])));
-    const r1 = await render(await newTenant(), long);
+  if (PARTS.has('1')) {
+    // 1. The sample, end to end over HTTP, against the single-pass command.
+    children.push(...(await startWorkers([null])));
+    const pipeline: number[] = [];
+    const direct: number[] = [];
+    const ssimMeans: number[] = [];
+    const ssimMins: number[] = [];
+    const sizes: number[] = [];
+    let videoSeconds = 0;
+    let last = '';
+    for (let round = 0; round < ROUNDS; round++) {
+      const r = await render(await newTenant(), sample);
+      pipeline.push(r.wall);
+      videoSeconds = r.videoSeconds;
+      last = stepTimes(r.steps);
+      const base = await singlePass(sample, r.steps, `sample${round}`);
+      direct.push(base.wall);
+      const out = storage.localPath(r.outputKey)!;
+      const ssim = await measureSsim(out, base.outPath);
+      ssimMeans.push(ssim.mean);
+      ssimMins.push(ssim.min);
+      sizes.push((await stat(out)).size / (await stat(base.outPath)).size);
+    }
     await stopWorkers(children.splice(0));
-    one.push(r1.wall);
-    lastOne = stepTimes(r1.steps);
-    longSeconds = r1.videoSeconds;
-
-    children.push(...(await startWorkers([0, 1])));
-    const tenant = await newTenant();
-    const r2 = await render(tenant, long);
-    two.push(r2.wall);
-    lastTwo = stepTimes(r2.steps);
-    const r3 = await render(tenant, edited);
-    await stopWorkers(children.splice(0));
-    edits.push(r3.wall / r2.wall);
-    lastEdit = `${r3.wall.toFixed(2)} s: ${stepTimes(r3.steps)}`;
-    const segs = r3.steps.filter((s) => String(s.name).startsWith('segment-'));
-    hits = `${segs.filter((s) => s.cache_hit).length}/${segs.length} segments from the cache`;
+    const p = median(pipeline);
+    const d = median(direct);
+    console.log(
+      `\n1. sample: render-minute.json (${sample.scenes.length} scenes, ${sample.resolution}, ${sample.fps} fps), ${ROUNDS} rounds, 1 worker (unpinned)`,
+    );
+    console.log(`video length          ${videoSeconds.toFixed(2)} s`);
+    console.log(`pipeline wall (HTTP)  median ${p.toFixed(2)} s  (runs: ${secs(pipeline)}; last: ${last})`);
+    console.log(`single-pass ffmpeg    median ${d.toFixed(2)} s  (runs: ${secs(direct)})`);
+    console.log(`wall ratio            ${(p / d).toFixed(3)}× single pass`);
+    console.log(`realtime factor       ${(videoSeconds / p).toFixed(2)}× realtime (target ≥ 30)`);
+    console.log(
+      `SSIM vs single pass   mean ${Math.min(...ssimMeans).toFixed(4)}  min ${Math.min(...ssimMins).toFixed(4)} (worst over runs; targets ≥ 0.99 / ≥ 0.97)`,
+    );
+    console.log(
+      `size ratio            ${Math.max(...sizes).toFixed(3)}× single pass (largest over runs; target ≤ 1.5)`,
+    );
   }
-  console.log(
-    `\n2. long: render-long.json (${long.scenes.length} scenes, ${long.resolution}, ${longSeconds.toFixed(1)} s), ${LONG_ROUNDS} round(s)`,
-  );
-  console.log(
-    `1 worker on core 0    median ${median(one).toFixed(2)} s  (runs: ${secs(one)}; last: ${lastOne})`,
-  );
-  console.log(
-    `2 workers, cores 0+1  median ${median(two).toFixed(2)} s  (runs: ${secs(two)}; last: ${lastTwo})`,
-  );
-  console.log(`speed-up              ${(median(one) / median(two)).toFixed(2)}× (target ≥ 1.7)`);
-  console.log(`\n3. one scene edited (scene 25's text), same tenant, 2 workers`);
-  console.log(
-    `edit / first render   median ${median(edits).toFixed(3)}× (runs: ${edits.map((e) => e.toFixed(3)).join(', ')}; last: ${lastEdit}; ${hits}) (target ≤ 0.15)`,
-  );
+
+  if (PARTS.has('2')) {
+    // 2. and 3. The long spec: 1 pinned worker, then 2 pinned workers, then a one-scene edit.
+    const edited: RenderRequest = {
+      ...long,
+      scenes: long.scenes.map((s, i) => (i === EDIT_AT ? { ...s, text: `${s.text} This part was edited.` } : s)),
+    };
+    const one: number[] = [];
+    const two: number[] = [];
+    const edits: number[] = [];
+    let longSeconds = 0;
+    let lastOne = '';
+    let lastTwo = '';
+    let lastEdit = '';
+    let hits = '';
+    let fannedOut = '';
+    for (let round = 0; round < LONG_ROUNDS; round++) {
+      children.push(...(await startWorkers([0])));
+      const r1 = await render(await newTenant(), long);
+      await stopWorkers(children.splice(0));
+      one.push(r1.wall);
+      lastOne = stepTimes(r1.steps);
+      longSeconds = r1.videoSeconds;
+
+      children.push(...(await startWorkers([0, 1])));
+      const tenant = await newTenant();
+      const r2 = await render(tenant, long);
+      two.push(r2.wall);
+      lastTwo = stepTimes(r2.steps);
+      fannedOut = `${(await (await producer.queue('render').getJob(r2.id))!.getDependenciesCount()).processed ?? 0}/${long.scenes.length} segments by render.segment children`;
+      if (PARTS.has('3')) {
+        const r3 = await render(tenant, edited);
+        edits.push(r3.wall / r2.wall);
+        lastEdit = `${r3.wall.toFixed(2)} s: ${stepTimes(r3.steps)}`;
+        const segs = r3.steps.filter((s) => String(s.name).startsWith('segment-'));
+        hits = `${segs.filter((s) => s.cache_hit).length}/${segs.length} segments from the cache`;
+      }
+      await stopWorkers(children.splice(0));
+    }
+    console.log(
+      `\n2. long: ${LONG_FIXTURE}.json (${long.scenes.length} scenes, ${long.resolution}, ${longSeconds.toFixed(1)} s), ${LONG_ROUNDS} round(s)`,
+    );
+    console.log(
+      `1 worker on core 0    median ${median(one).toFixed(2)} s  (runs: ${secs(one)}; last: ${lastOne})`,
+    );
+    console.log(
+      `2 workers, cores 0+1  median ${median(two).toFixed(2)} s  (runs: ${secs(two)}; last: ${lastTwo})`,
+    );
+    console.log(
+      `speed-up              ${(median(one) / median(two)).toFixed(2)}× (target ≥ 1.7; ${fannedOut})`,
+    );
+    if (PARTS.has('3')) {
+      console.log(`\n3. one scene edited (scene ${EDIT_AT + 1}'s text), same tenant, 2 workers`);
+      console.log(
+        `edit / first render   median ${median(edits).toFixed(3)}× (runs: ${edits.map((e) => e.toFixed(3)).join(', ')}; last: ${lastEdit}; ${hits}) (target ≤ 0.15)`,
+      );
+    }
+  }
+
   console.log(
     `\nload average at the end ${os
       .loadavg()
