@@ -242,7 +242,9 @@ try {
     // 2. and 3. The long spec: 1 pinned worker, then 2 pinned workers, then a one-scene edit.
     const edited: RenderRequest = {
       ...long,
-      scenes: long.scenes.map((s, i) => (i === EDIT_AT ? { ...s, text: `${s.text} This part was edited.` } : s)),
+      scenes: long.scenes.map((s, i) =>
+        i === EDIT_AT ? { ...s, text: `${s.text} This part was edited.` } : s,
+      ),
     };
     const one: number[] = [];
     const two: number[] = [];
