@@ -37,7 +37,9 @@ export function AccountExport() {
     <section aria-labelledby="export-heading">
       <h2 id="export-heading">Export my data</h2>
       <p>
-        A ZIP of the workspace: members, jobs and their outputs, API keys (never their secrets), usage and the audit log.</p>
+        A ZIP of the workspace: members, jobs and their outputs, API keys (never their secrets), usage and the
+        audit log.
+      </p>
       <button
         type="button"
         onClick={() => request.mutate()}
