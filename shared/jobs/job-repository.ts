@@ -458,6 +458,48 @@ export function createJobRepository() {
       return (row as { result?: unknown } | undefined)?.result ?? null;
     },
 
+    /**
+     * Records work another step did for the job as its own succeeded row (a render's segment),
+     * next to the step that made it (same position and attempt), so the job view shows
+     * `cache_hit` per piece. A repeat (a retry) overwrites the row.
+     */
+    async recordSubStep(
+      db: Db,
+      row: {
+        jobId: string;
+        parentStep: string;
+        name: string;
+        cacheHit: boolean;
+        result: unknown;
+        startedAt: Date;
+      },
+    ): Promise<void> {
+      const parent = db('job_steps').where({ job_id: row.jobId, name: row.parentStep });
+      await db('job_steps')
+        .insert({
+          job_id: row.jobId,
+          name: row.name,
+          position: parent.clone().select('position'),
+          attempt: parent.clone().select('attempt'),
+          status: 'succeeded',
+          cache_hit: row.cacheHit,
+          result: JSON.stringify(row.result),
+          started_at: row.startedAt,
+          finished_at: db.fn.now(),
+        })
+        .onConflict(['job_id', 'name'])
+        .merge(['attempt', 'status', 'cache_hit', 'result', 'started_at', 'finished_at']);
+    },
+
+    /** The succeeded steps of a job whose name starts with `prefix`, by name, with their results. */
+    async succeededStepResults<R>(db: Db, jobId: string, prefix: string): Promise<Map<string, R>> {
+      const rows: Array<{ name: string; result: R }> = await db('job_steps')
+        .select('name', 'result')
+        .where({ job_id: jobId, status: 'succeeded' })
+        .where('name', 'like', `${prefix}%`);
+      return new Map(rows.map((r) => [r.name, r.result]));
+    },
+
     async failStep(db: Db, jobId: string, name: string, error: string): Promise<void> {
       await db('job_steps')
         .update({ status: 'failed', error: error.slice(0, 1000), finished_at: db.fn.now() })

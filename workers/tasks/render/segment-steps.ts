@@ -1,9 +1,14 @@
 import type { Knex } from 'knex';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { SegmentResult } from './segment-plan.ts';
+
+const SEGMENT_PREFIX = 'segment-';
+// The statements are the job repository's (the one owner of job_steps).
+const jobs = createJobRepository();
 
 /** The job_steps name of scene i's segment (1-based, zero-padded so names sort in scene order). */
 export function segmentStepName(index: number): string {
-  return `segment-${String(index + 1).padStart(2, '0')}`;
+  return `${SEGMENT_PREFIX}${String(index + 1).padStart(2, '0')}`;
 }
 
 /**
@@ -22,28 +27,10 @@ export async function recordSegmentStep(
     startedAt: Date;
   },
 ): Promise<void> {
-  const parent = db('job_steps').where({ job_id: row.jobId, name: row.parentStep });
-  await db('job_steps')
-    .insert({
-      job_id: row.jobId,
-      name: row.name,
-      position: parent.clone().select('position'),
-      attempt: parent.clone().select('attempt'),
-      status: 'succeeded',
-      cache_hit: row.cacheHit,
-      result: JSON.stringify(row.result),
-      started_at: row.startedAt,
-      finished_at: db.fn.now(),
-    })
-    .onConflict(['job_id', 'name'])
-    .merge(['attempt', 'status', 'cache_hit', 'result', 'started_at', 'finished_at']);
+  await jobs.recordSubStep(db, row);
 }
 
 /** The succeeded segment rows of a job, by step name, with their results. */
-export async function recordedSegments(db: Knex, jobId: string): Promise<Map<string, SegmentResult>> {
-  const rows: Array<{ name: string; result: SegmentResult }> = await db('job_steps')
-    .select('name', 'result')
-    .where({ job_id: jobId, status: 'succeeded' })
-    .where('name', 'like', 'segment-%');
-  return new Map(rows.map((r) => [r.name, r.result]));
+export function recordedSegments(db: Knex, jobId: string): Promise<Map<string, SegmentResult>> {
+  return jobs.succeededStepResults<SegmentResult>(db, jobId, SEGMENT_PREFIX);
 }
