@@ -57,16 +57,30 @@ describe('the dashboard in Chromium', () => {
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
 
     // --- Sign in --------------------------------------------------------------------------------
-    await page.goto(`${base}/`);
-    await heading('Sign in to Rendermill').waitFor();
-    const nav = await page.evaluate(() => {
-      const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-      return { load: n.loadEventEnd, domContentLoaded: n.domContentLoadedEventEnd };
-    });
+    // The first page, cold: the browser cache is cleared before each of three loads, and the
+    // median is held to 1 s (one load alone swings with whatever else the machine is doing).
+    const cdp = await browser.context.newCDPSession(page);
+    const loads: Array<{ load: number; domContentLoaded: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      await cdp.send('Network.clearBrowserCache');
+      await page.goto(`${base}/`);
+      await heading('Sign in to Rendermill').waitFor();
+      await page.waitForFunction(
+        () => performance.getEntriesByType('navigation')[0]?.toJSON().loadEventEnd > 0,
+      );
+      loads.push(
+        await page.evaluate(() => {
+          const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+          return { load: n.loadEventEnd, domContentLoaded: n.domContentLoadedEventEnd };
+        }),
+      );
+    }
+    await cdp.detach();
+    const median = [...loads].sort((a, b) => a.load - b.load)[1] ?? { load: Number.NaN, domContentLoaded: 0 };
     console.info(
-      `[web] first page: DOMContentLoaded ${nav.domContentLoaded.toFixed(0)} ms, load ${nav.load.toFixed(0)} ms; JS ${(build.jsGzipBytes / 1024).toFixed(1)} KB gzipped`,
+      `[web] first page (cold cache, median of ${loads.map((l) => l.load.toFixed(0)).join('/')} ms): DOMContentLoaded ${median.domContentLoaded.toFixed(0)} ms, load ${median.load.toFixed(0)} ms; JS ${(build.jsGzipBytes / 1024).toFixed(1)} KB gzipped`,
     );
-    expect(nav.load, 'first page load (ms)').toBeLessThan(1000);
+    expect(median.load, 'first page load (ms)').toBeLessThan(1000);
     await expectAccessible('the sign-in page');
 
     const before = t.smtp.mails.length;
