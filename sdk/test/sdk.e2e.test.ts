@@ -292,3 +292,49 @@ describe('retries', () => {
     await busy.close();
   });
 });
+
+describe('account, notifications and support', () => {
+  it('when the workspace is renamed, a deletion scheduled and canceled, then the feed holds both and reads and read-all mark them', async () => {
+    const other = await t.signIn('sdk-account@example.com');
+    const own = new Rendermill({ accessToken: other.access_token, baseUrl: t.api.url });
+    expect(await own.account.get()).toEqual({
+      id: other.tenant.id,
+      name: other.tenant.name,
+      deletion_scheduled_for: null,
+    });
+    expect((await own.account.rename('SDK studio')).name).toBe('SDK studio');
+    expect((await own.notifications.list()).unread_count).toBe(0);
+
+    const scheduled = await own.account.scheduleDeletion();
+    expect((await own.account.get()).deletion_scheduled_for).toBe(scheduled.scheduled_for);
+    expect(await own.account.cancelDeletion()).toEqual({ canceled: true, job_id: scheduled.job_id });
+
+    const feed = await own.notifications.list({ unread: 'true' });
+    expect(feed.unread_count).toBe(2);
+    expect(feed.data.map((n) => n.type)).toEqual(['deletion.canceled', 'deletion.scheduled']);
+    const read = await own.notifications.read(feed.data[0]!.id);
+    expect(read.read_at).not.toBeNull();
+    expect(await own.notifications.readAll()).toEqual({ updated: 1 });
+    expect((await own.notifications.list()).unread_count).toBe(0);
+    // Another user's notification id reads as absent.
+    expect(await rm.notifications.read(feed.data[1]!.id).catch((e: unknown) => e)).toBeInstanceOf(
+      NotFoundError,
+    );
+  });
+
+  it('when a ticket is filed, then list and get answer it, and a job of another workspace is refused by path', async () => {
+    const ticket = await rm.support.create({ subject: 'From the SDK', message: 'Hello.' });
+    expect(ticket).toMatchObject({
+      subject: 'From the SDK',
+      requester_email: 'sdk@example.com',
+      job_id: null,
+    });
+    expect((await rm.support.list()).data.map((x) => x.id)).toContain(ticket.id);
+    expect((await rm.support.get(ticket.id)).id).toBe(ticket.id);
+    const err = await rm.support
+      .create({ subject: 'x', message: 'y', job_id: 'job_nope' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).paths).toContain('/job_id');
+  });
+});

@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApi } from '../../api/testing/api-harness.ts';
 import { type FakeFreshdesk, startFakeFreshdesk } from '../../shared/testing/fake-freshdesk.ts';
+import { unreachableByKeyboard } from './browser.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
 /**
@@ -139,6 +140,7 @@ describe('the bell, Support and Account', () => {
     // The 500, then the create that worked (and possibly a lookup before it, never a second ticket).
     expect(fd.requests.filter((x) => x.method === 'POST').length - postsBefore).toBeGreaterThanOrEqual(2);
     await d.expectAccessible('the Support page with a ticket');
+    expect(await unreachableByKeyboard(page), 'Support by keyboard').toEqual([]);
     await page.screenshot({ path: path.join(d.shots, 'support.png'), fullPage: true });
   }, 60_000);
 
@@ -196,6 +198,7 @@ describe('the bell, Support and Account', () => {
     // Everyone is told, the owner too: the bell counts it without a reload.
     await unread(2).waitFor();
     await d.expectAccessible('the Account page with a deletion scheduled');
+    expect(await unreachableByKeyboard(page), 'Account by keyboard').toEqual([]);
     await page.screenshot({ path: path.join(d.shots, 'account.png'), fullPage: true });
 
     // The date is the API's, not the page's memory.
