@@ -10,6 +10,7 @@ import * as trials from './20261201060200_trials.ts';
 import * as jobReenqueues from './20261202010000_job_reenqueues.ts';
 import * as youtube from './20261202020000_youtube.ts';
 import * as notificationsSupport from './20261202030000_notifications_support.ts';
+import * as webhookEveryEvent from './20261202041500_webhook_every_event.ts';
 
 export interface Migration {
   name: string;
@@ -30,4 +31,5 @@ export const migrations: Migration[] = [
   { name: '20261202010000_job_reenqueues', ...jobReenqueues },
   { name: '20261202020000_youtube', ...youtube },
   { name: '20261202030000_notifications_support', ...notificationsSupport },
+  { name: '20261202041500_webhook_every_event', ...webhookEveryEvent },
 ];

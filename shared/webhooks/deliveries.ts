@@ -2,7 +2,17 @@ import type { Knex } from 'knex';
 import type { EventType, TenantEvent } from '../events/event-types.ts';
 import { newId } from '../ids/ids.ts';
 
-/** The event types webhooks carry (the stream carries every type; progress stays on the stream). */
+/** The final job events: recorded once per job and type, for the job's callback_url or the default endpoint. */
+export const FINAL_JOB_EVENT_TYPES = [
+  'job.succeeded',
+  'job.failed',
+  'job.canceled',
+] as const satisfies readonly EventType[];
+
+/**
+ * What a default endpoint takes when its `events` is null: the final job events, usage alerts
+ * and test events (the running job's events would be a request per step; ask for them by name).
+ */
 export const WEBHOOK_EVENT_TYPES = [
   'job.succeeded',
   'job.failed',
@@ -10,6 +20,22 @@ export const WEBHOOK_EVENT_TYPES = [
   'usage.threshold_reached',
   'webhook.test',
 ] as const satisfies readonly EventType[];
+
+/**
+ * Every type a default endpoint can ask for in `events`: every job event of the stream (exports
+ * and deletions are jobs too), usage alerts and test events. `billing.subscription_updated` and
+ * `notification.created` are stream-only signals for the dashboard.
+ */
+export const ENDPOINT_EVENT_TYPES = [
+  'job.queued',
+  'job.started',
+  'job.step.started',
+  'job.step.succeeded',
+  'job.progress',
+  ...WEBHOOK_EVENT_TYPES,
+] as const satisfies readonly EventType[];
+
+const isFinal = (type: string) => (FINAL_JOB_EVENT_TYPES as readonly string[]).includes(type);
 
 /** The tenant's default endpoint URL, if it takes events of this type. */
 export async function endpointFor(
@@ -27,14 +53,14 @@ export async function endpointFor(
 
 /**
  * Records a pending delivery of an event to a URL (the outbox row the callback task sends and the
- * reconciler re-enqueues if the enqueue is lost). A job's event is recorded once per job and type.
+ * reconciler re-enqueues if the enqueue is lost). A job's final event is recorded once per job and type; its other events once each.
  * Returns the delivery id, or null when it was recorded before.
  */
 export async function recordDelivery(
   db: Knex | Knex.Transaction,
   args: { tenantId: string; jobId: string | null; url: string; event: TenantEvent },
 ): Promise<string | null> {
-  const q = db('webhook_deliveries').insert({
+  const row = {
     id: newId('dlv'),
     tenant_id: args.tenantId,
     job_id: args.jobId,
@@ -42,7 +68,18 @@ export async function recordDelivery(
     event_id: args.event.id,
     url: args.url,
     payload: JSON.stringify(args.event),
-  });
-  const inserted = await (args.jobId ? q.onConflict(['job_id', 'event']).ignore() : q).returning('id');
-  return (inserted[0]?.id as string | undefined) ?? null;
+  };
+  if (!args.jobId || !isFinal(args.event.type)) {
+    const [inserted] = await db('webhook_deliveries').insert(row).returning('id');
+    return (inserted?.id as string | undefined) ?? null;
+  }
+  // Conflict target names the partial unique index (migration 20261202041500_webhook_every_event).
+  const inserted = await db.raw<{ rows: Array<{ id: string }> }>(
+    `INSERT INTO webhook_deliveries (id, tenant_id, job_id, event, event_id, url, payload)
+     VALUES (:id, :tenant_id, :job_id, :event, :event_id, :url, :payload)
+     ON CONFLICT (job_id, event) WHERE event IN ('job.succeeded', 'job.failed', 'job.canceled') DO NOTHING
+     RETURNING id`,
+    row,
+  );
+  return inserted.rows[0]?.id ?? null;
 }

@@ -1,15 +1,23 @@
+import type { EventType } from '../../shared/events/event-types.ts';
 import { jobEventData } from '../../shared/jobs/callback-event.ts';
 import type { JobRow } from '../../shared/jobs/job-contract.ts';
+import { announceJobEvent } from '../../shared/webhooks/announce-job-event.ts';
 import type { WorkerServices } from './services.ts';
 
 /**
  * The stream events of one running attempt: `job.started`, `job.step.started`,
  * `job.step.succeeded` and `job.progress` — the last at most once per
  * EVENTS_PROGRESS_INTERVAL_MS, and only when progress moved. Each is announced after the write
- * that made it true; the final events come from finalizeJob.
+ * that made it true — and delivered to the tenant's default endpoint when it asks for the type
+ * (`announceJobEvent`); the final events come from finalizeJob.
  */
-export function createJobEvents(services: Pick<WorkerServices, 'events' | 'config'>, job: JobRow) {
-  const { events, config } = services;
+export function createJobEvents(
+  services: Pick<WorkerServices, 'events' | 'config' | 'db' | 'producer' | 'logger'>,
+  job: JobRow,
+) {
+  const { config } = services;
+  const emit = (type: EventType, data: Record<string, unknown>) =>
+    announceJobEvent(services, job, type, data);
   let progress = job.progress;
   let lastProgressAt = 0;
   let lastProgress = job.progress;
@@ -19,18 +27,14 @@ export function createJobEvents(services: Pick<WorkerServices, 'events' | 'confi
   });
   return {
     started: async (attempt: number) => {
-      await events.emit(job.tenant_id, 'job.started', { ...data(), attempt });
+      await emit('job.started', { ...data(), attempt });
     },
     stepStarted: async (step: string, attempt: number) => {
-      await events.emit(job.tenant_id, 'job.step.started', data({ step: { name: step, attempt } }));
+      await emit('job.step.started', data({ step: { name: step, attempt } }));
     },
     stepSucceeded: async (step: string, attempt: number, cacheHit: boolean, value: number) => {
       progress = Math.max(progress, value);
-      await events.emit(
-        job.tenant_id,
-        'job.step.succeeded',
-        data({ step: { name: step, attempt, cache_hit: cacheHit } }),
-      );
+      await emit('job.step.succeeded', data({ step: { name: step, attempt, cache_hit: cacheHit } }));
     },
     progress: async (value: number, step: string) => {
       progress = Math.max(progress, value);
@@ -38,7 +42,7 @@ export function createJobEvents(services: Pick<WorkerServices, 'events' | 'confi
       if (progress <= lastProgress || now - lastProgressAt < config.EVENTS_PROGRESS_INTERVAL_MS) return;
       lastProgressAt = now;
       lastProgress = progress;
-      await events.emit(job.tenant_id, 'job.progress', data({ step: { name: step } }));
+      await emit('job.progress', data({ step: { name: step } }));
     },
   };
 }

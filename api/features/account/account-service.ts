@@ -5,6 +5,7 @@ import { ConflictError, ForbiddenError } from '../../../shared/errors/http-error
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import type { DeletionRequest, ExportRequest } from '../../../shared/jobs/account-requests.ts';
+import type { FinalJobEvent } from '../../../shared/jobs/callback-event.ts';
 import type { JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Mailer } from '../../../shared/mail/mailer.ts';
@@ -206,6 +207,7 @@ export function createAccountService(deps: AccountServiceDeps) {
 
     /** Stops a pending deletion. Once the deletion job has started it cannot be stopped: 409. */
     async cancelDeletion(actor: AccountActor): Promise<{ canceled: true; job_id: string }> {
+      let final: FinalJobEvent | null = null;
       const job = await db.transaction(async (trx) => {
         await store.lockTenant(trx, actor.tenantId);
         const open = await jobStore.findOpenOfKind(trx, actor.tenantId, 'deletion');
@@ -217,6 +219,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         if (!canceled)
           throw new ConflictError('The deletion has already started and can no longer be stopped');
         await store.setDeletionScheduledFor(trx, actor.tenantId, null);
+        final = await deps.jobs.recordCanceled(trx, open.id);
         await appendAudit(trx, {
           ...actor.audit,
           tenantId: actor.tenantId,
@@ -248,6 +251,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         // The row says canceled: a worker that still gets the BullMQ job skips it.
         logger.warn({ err, job_id: job.id }, 'canceled deletion left in BullMQ; its worker will skip it');
       }
+      if (final) await deps.jobs.announceFinal(final);
       await announceNotifications(deps.events, actor.tenantId, 'deletion.canceled');
       mailOwners(
         actor.tenantId,

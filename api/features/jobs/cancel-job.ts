@@ -3,7 +3,7 @@ import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
-import { recordCallback } from '../../../shared/jobs/callback-event.ts';
+import { type FinalJobEvent, recordCallback } from '../../../shared/jobs/callback-event.ts';
 import { isFinal, type JobRow } from '../../../shared/jobs/job-contract.ts';
 import type { JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
@@ -65,16 +65,30 @@ export function createCancelJob(deps: CancelJobDeps) {
       return { job: updated, wasQueued: queued, callback };
     });
     if (wasQueued) await dequeue(job);
-    if (callback) await deps.events.publish(callback.tenantId, callback.event);
-    if (callback?.deliveryId) {
-      const payload = { deliveryId: callback.deliveryId, tenantId: callback.tenantId };
-      await withTimeout(producer.enqueueCallback(payload), queueTimeoutMs, 'enqueueCallback').catch(
-        (err: unknown) =>
-          logger.warn({ err, job_id: job.id }, 'callback enqueue failed; the reconciler will add it'),
-      );
-    }
+    if (callback) await announceFinal(callback);
     return deps.view(job);
   }
+
+  /** After commit: a final event recorded with its status goes on the stream and its delivery to the queue. */
+  async function announceFinal(final: FinalJobEvent): Promise<void> {
+    await deps.events.publish(final.tenantId, final.event);
+    if (!final.deliveryId) return;
+    const payload = { deliveryId: final.deliveryId, tenantId: final.tenantId };
+    await withTimeout(producer.enqueueCallback(payload), queueTimeoutMs, 'enqueueCallback').catch(
+      (err: unknown) =>
+        logger.warn(
+          { err, delivery_id: final.deliveryId },
+          'callback enqueue failed; the reconciler will add it',
+        ),
+    );
+  }
+
+  /**
+   * In the transaction that cancels a queued job another feature owns (an account deletion):
+   * its `job.canceled` event and delivery; `announceFinal` them after commit.
+   */
+  const recordCanceled = (trx: Knex.Transaction, jobId: string) =>
+    recordCallback(trx, publicUrl, jobId, 'canceled');
 
   /** A canceled queued job must not start: drop it from BullMQ unless a worker already holds it. */
   async function dequeue(job: JobRow): Promise<void> {
@@ -95,5 +109,5 @@ export function createCancelJob(deps: CancelJobDeps) {
     }
   }
 
-  return { cancel };
+  return { cancel, announceFinal, recordCanceled };
 }

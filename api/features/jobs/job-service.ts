@@ -21,6 +21,7 @@ import {
   verifyDownload,
 } from '../../../shared/storage/signed-url.ts';
 import type { Storage } from '../../../shared/storage/storage.ts';
+import { announceJobEvent } from '../../../shared/webhooks/announce-job-event.ts';
 import { encodeTimeCursor } from '../../http/keyset-cursor.ts';
 import { createCancelJob } from './cancel-job.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
@@ -117,9 +118,9 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** After commit: tells the tenant's event stream that a job was queued. */
+  /** After commit: tells the tenant's event stream (and a default endpoint that asks) that a job was queued. */
   async function announceQueued(job: JobRow): Promise<void> {
-    await deps.events.emit(job.tenant_id, 'job.queued', { job: jobEventData(publicUrl, { ...job }) });
+    await announceJobEvent(deps, job, 'job.queued', { job: jobEventData(publicUrl, { ...job }) });
   }
 
   const submission = createSubmitJob({
@@ -152,6 +153,8 @@ export function createJobService(deps: JobServiceDeps) {
     },
 
     announceQueued,
+    announceFinal: cancellation.announceFinal,
+    recordCanceled: cancellation.recordCanceled,
 
     async get(tenantId: string, id: string): Promise<JobView> {
       const job = await store.find(db, tenantId, id);

@@ -84,7 +84,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Operation[] {
       path: '/v1/webhook-endpoint',
       summary: 'Set the default webhook endpoint (and which events it takes)',
       description:
-        'The URL passes the same rules as `callback_url` (http(s), no private address). `events` absent or null: every type webhooks carry.',
+        'The URL passes the same rules as `callback_url` (http(s), no private address). `events` absent or null: the final job events, usage alerts and test events; name any job event (`job.queued`, `job.started`, `job.step.started`, `job.step.succeeded`, `job.progress`) to get it too.',
       body: endpointBody,
       bodyExample: { url: 'https://example.com/hooks/rendermill', events: ['job.succeeded', 'job.failed'] },
       responses: { 200: { description: 'The endpoint', body: endpointViewSchema, example: endpointExample } },

@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { WEBHOOK_EVENT_TYPES } from '../../../shared/webhooks/deliveries.ts';
+import { ENDPOINT_EVENT_TYPES } from '../../../shared/webhooks/deliveries.ts';
 import { idParam, nullableTime, rfc3339Query } from '../../http/contract-schemas.ts';
 import type { AttemptRow, DeliveryRow, EndpointRow } from './webhook-store.ts';
 
@@ -7,14 +7,14 @@ import type { AttemptRow, DeliveryRow, EndpointRow } from './webhook-store.ts';
 
 export const endpointBody = z.object({
   url: z.string().url().max(2000),
-  /** Event types to receive; absent or null: all that webhooks carry. */
-  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).nullable().optional(),
+  /** Event types to receive; absent or null: the final job events, usage alerts and test events. */
+  events: z.array(z.enum(ENDPOINT_EVENT_TYPES)).min(1).nullable().optional(),
 });
 
 export const listQuery = z.object({
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
   job_id: z.string().min(1).max(64).optional(),
-  event: z.enum(WEBHOOK_EVENT_TYPES).optional(),
+  event: z.enum(ENDPOINT_EVENT_TYPES).optional(),
   from: rfc3339Query.optional(),
   to: rfc3339Query.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -23,7 +23,7 @@ export const listQuery = z.object({
 
 export const endpointViewSchema = z.object({
   url: z.string(),
-  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).nullable(),
+  events: z.array(z.enum(ENDPOINT_EVENT_TYPES)).nullable(),
   created_at: nullableTime,
   updated_at: nullableTime,
 });

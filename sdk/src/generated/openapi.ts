@@ -1062,7 +1062,7 @@ export interface paths {
         get: operations["getWebhookEndpoint"];
         /**
          * Set the default webhook endpoint (and which events it takes)
-         * @description The URL passes the same rules as `callback_url` (http(s), no private address). `events` absent or null: every type webhooks carry.
+         * @description The URL passes the same rules as `callback_url` (http(s), no private address). `events` absent or null: the final job events, usage alerts and test events; name any job event (`job.queued`, `job.started`, `job.step.started`, `job.step.succeeded`, `job.progress`) to get it too.
          *
          *     Role: admin or above.
          */
@@ -6471,7 +6471,7 @@ export interface operations {
                      */
                     "application/json": {
                         url: string;
-                        events: ("job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test")[] | null;
+                        events: ("job.queued" | "job.started" | "job.step.started" | "job.step.succeeded" | "job.progress" | "job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test")[] | null;
                         created_at: string | null;
                         updated_at: string | null;
                     };
@@ -6545,7 +6545,7 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url: string;
-                    events?: ("job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test")[] | null;
+                    events?: ("job.queued" | "job.started" | "job.step.started" | "job.step.succeeded" | "job.progress" | "job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test")[] | null;
                 };
             };
         };
@@ -6569,7 +6569,7 @@ export interface operations {
                      */
                     "application/json": {
                         url: string;
-                        events: ("job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test")[] | null;
+                        events: ("job.queued" | "job.started" | "job.step.started" | "job.step.succeeded" | "job.progress" | "job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test")[] | null;
                         created_at: string | null;
                         updated_at: string | null;
                     };
@@ -6719,7 +6719,7 @@ export interface operations {
                 status?: "pending" | "delivered" | "failed";
                 job_id?: string;
                 /** @example job.succeeded */
-                event?: "job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test";
+                event?: "job.queued" | "job.started" | "job.step.started" | "job.step.succeeded" | "job.progress" | "job.succeeded" | "job.failed" | "job.canceled" | "usage.threshold_reached" | "webhook.test";
                 from?: string;
                 to?: string;
                 /** @example 20 */
