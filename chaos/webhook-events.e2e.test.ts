@@ -177,9 +177,9 @@ describe('webhooks for every event type', () => {
         { timeout: 60_000 },
       )
       .toBe(8);
-    // usage.report runs every minute; run it now, as the scheduler would.
-    const usageReport = createCatalog().get(JOB_NAMES.usageReport)!;
-    await usageReport.handler(worker.services, undefined as never, {} as never, undefined as never);
+    // usage.alert runs every minute; run it now, as the scheduler would.
+    const usageAlert = createCatalog().get(JOB_NAMES.usageAlert)!;
+    await usageAlert.handler(worker.services, undefined as never, {} as never, undefined as never);
     const alert = (r: Received) => r.path === '/usage' && r.event.type === 'usage.threshold_reached';
     await expect.poll(() => received.some(alert), { timeout: 30_000 }).toBe(true);
     expect(received.find(alert)?.event.data).toMatchObject({ usage: { metric: 'images' } });
