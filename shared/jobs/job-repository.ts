@@ -14,6 +14,17 @@ import {
 
 type Db = Knex | Knex.Transaction;
 
+/** Work one step did for another, recorded as its own row (a render's segment). */
+export interface SubStep {
+  jobId: string;
+  /** The step that did it: the row takes its position and attempt. */
+  parentStep: string;
+  name: string;
+  cacheHit: boolean;
+  result: unknown;
+  startedAt: Date;
+}
+
 /** Position in the `(created_at, id)` descending order; `created_at` as exact UTC text (microseconds). */
 export interface JobPosition {
   createdAt: string;
@@ -463,17 +474,7 @@ export function createJobRepository() {
      * next to the step that made it (same position and attempt), so the job view shows
      * `cache_hit` per piece. A repeat (a retry) overwrites the row.
      */
-    async recordSubStep(
-      db: Db,
-      row: {
-        jobId: string;
-        parentStep: string;
-        name: string;
-        cacheHit: boolean;
-        result: unknown;
-        startedAt: Date;
-      },
-    ): Promise<void> {
+    async recordSubStep(db: Db, row: SubStep): Promise<void> {
       const parent = db('job_steps').where({ job_id: row.jobId, name: row.parentStep });
       await db('job_steps')
         .insert({

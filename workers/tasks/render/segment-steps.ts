@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
+import { createJobRepository, type SubStep } from '../../../shared/jobs/job-repository.ts';
 import type { SegmentResult } from './segment-plan.ts';
 
 const SEGMENT_PREFIX = 'segment-';
@@ -16,17 +16,7 @@ export function segmentStepName(index: number): string {
  * it (same position and attempt), so `GET /v1/jobs/:id` shows `cache_hit` per segment. Segments
  * carry no usage: the render is billed once, by the compose step, on the output's length.
  */
-export async function recordSegmentStep(
-  db: Knex,
-  row: {
-    jobId: string;
-    parentStep: string;
-    name: string;
-    cacheHit: boolean;
-    result: unknown;
-    startedAt: Date;
-  },
-): Promise<void> {
+export async function recordSegmentStep(db: Knex, row: SubStep): Promise<void> {
   await jobs.recordSubStep(db, row);
 }
 
