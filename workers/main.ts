@@ -104,9 +104,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
         }
         const entry = catalog.get(job.name);
         if (!entry) throw new UnrecoverableError(`no task named ${job.name}`);
-        const parsed = entry.payload.safeParse(job.data);
-        if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${job.name}`);
-        return entry.handler(services, job, parsed.data, token);
+        return entry.run(services, job, job.data, token);
       },
       { ...options, connection, prefix: bullPrefix(config.REDIS_PREFIX) },
     );

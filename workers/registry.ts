@@ -1,8 +1,8 @@
-import type { Job } from 'bullmq';
+import { type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
 import type { Config } from '../shared/config/config.ts';
 import { createJobRepository } from '../shared/jobs/job-repository.ts';
-import { JOB_POLICIES, type RetryPolicy } from '../shared/queue/job-policies.ts';
+import { policyFor, type RetryPolicy } from '../shared/queue/job-policies.ts';
 import {
   callbackPayload,
   JOB_NAMES,
@@ -37,10 +37,36 @@ export interface TaskEntry {
   queue: QueueName;
   /** Attempts and backoff (also set on the job by the producer, from the same table) */
   policy: RetryPolicy;
-  payload: z.ZodTypeAny;
   /** Programs and fonts the handler runs on, checked when a worker of `queue` starts (none: pure Node). */
   tools: readonly Tool[];
-  handler(services: WorkerServices, job: Job, data: unknown, token?: string): Promise<unknown>;
+  /**
+   * Parses the queued data with the task's payload schema (queued data may come from older code:
+   * invalid → `UnrecoverableError`, never retried), then runs the handler on the typed payload.
+   */
+  run(services: WorkerServices, job: Job, data: unknown, token?: string): Promise<unknown>;
+}
+
+/** A task as declared below: the handler's payload type is inferred from the schema. */
+interface TaskSpec<P extends z.ZodTypeAny> {
+  name: string;
+  queue: QueueName;
+  tools?: readonly Tool[];
+  payload: P;
+  handler(services: WorkerServices, job: Job, data: z.output<P>, token?: string): Promise<unknown>;
+}
+
+function defineTask<P extends z.ZodTypeAny>(spec: TaskSpec<P>): TaskEntry {
+  return {
+    name: spec.name,
+    queue: spec.queue,
+    tools: spec.tools ?? [],
+    policy: policyFor(spec.name),
+    run: (services, job, data, token) => {
+      const parsed = spec.payload.safeParse(data);
+      if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${job.name}`);
+      return spec.handler(services, job, parsed.data, token);
+    },
+  };
 }
 
 const empty = tenantJobPayload.partial();
@@ -51,22 +77,14 @@ function tenantTask<P>(
   def: JobDefinition<P>,
   tools: readonly Tool[] = [],
 ): TaskEntry {
-  return {
+  return defineTask({
     name,
     queue,
     tools,
-    policy: JOB_POLICIES[name]!,
     payload: tenantJobPayload,
     handler: (services, job, data, token) =>
-      runTenantJob(
-        services,
-        createJobRepository(),
-        def,
-        job,
-        data as z.infer<typeof tenantJobPayload>,
-        token,
-      ),
-  };
+      runTenantJob(services, createJobRepository(), def, job, data, token),
+  });
 }
 
 /**
@@ -85,15 +103,13 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
     ]),
     // One scene's segment of a fanned-out render: its GOP and audio chunk (ffmpeg). Its card and
     // narration were made by the render's earlier steps, so no espeak-ng or fonts here.
-    {
+    defineTask({
       name: JOB_NAMES.renderSegment,
       queue: QUEUES.segments,
-      policy: JOB_POLICIES[JOB_NAMES.renderSegment]!,
       tools: ['ffmpeg'],
       payload: segmentPayload,
-      handler: (services, _job, data) =>
-        runSegment(services, createJobRepository(), data as z.infer<typeof segmentPayload>),
-    },
+      handler: (services, _job, data) => runSegment(services, createJobRepository(), data),
+    }),
     // Speech, and its MP3 conversion (ffmpeg).
     tenantTask(JOB_NAMES.tts, QUEUES.media, ttsJob, ['ffmpeg', 'ffprobe', 'espeak-ng']),
     // A title card or a fitted image (sharp; text in DejaVu Sans).
@@ -101,45 +117,33 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
     tenantTask(JOB_NAMES.export, QUEUES.account, exportJob),
     tenantTask(JOB_NAMES.deletion, QUEUES.account, deletionJob),
     tenantTask(JOB_NAMES.publishYoutube, QUEUES.publish, publishYoutubeJob),
-    {
+    defineTask({
       name: JOB_NAMES.callback,
       queue: QUEUES.callbacks,
-      policy: JOB_POLICIES[JOB_NAMES.callback]!,
-      tools: [],
       payload: callbackPayload,
-      handler: (services, job, data) =>
-        deliverCallback(services, job, data as z.infer<typeof callbackPayload>),
-    },
-    {
+      handler: (services, job, data) => deliverCallback(services, job, data),
+    }),
+    defineTask({
       name: JOB_NAMES.supportDeliver,
       queue: QUEUES.callbacks,
-      policy: JOB_POLICIES[JOB_NAMES.supportDeliver]!,
       payload: supportPayload,
-      tools: [],
-      handler: (services, job, data, token) =>
-        deliverSupportTicket(services, job, data as z.infer<typeof supportPayload>, token),
-    },
-    {
+      handler: (services, job, data, token) => deliverSupportTicket(services, job, data, token),
+    }),
+    defineTask({
       name: JOB_NAMES.reconcile,
       queue: QUEUES.maintenance,
-      policy: JOB_POLICIES[JOB_NAMES.reconcile]!,
-      tools: [],
       payload: empty,
       handler: (services) => reconcileJobs(services),
-    },
-    {
+    }),
+    defineTask({
       name: JOB_NAMES.sweepOutputs,
       queue: QUEUES.maintenance,
-      policy: JOB_POLICIES[JOB_NAMES.sweepOutputs]!,
-      tools: [],
       payload: empty,
       handler: (services) => sweepExpiredOutputs(services),
-    },
-    {
+    }),
+    defineTask({
       name: JOB_NAMES.usageReport,
       queue: QUEUES.maintenance,
-      policy: JOB_POLICIES[JOB_NAMES.usageReport]!,
-      tools: [],
       payload: empty,
       handler: (services) =>
         services.plans
@@ -151,12 +155,10 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
               metrics: services.metrics,
             })
           : Promise.resolve(null),
-    },
-    {
+    }),
+    defineTask({
       name: JOB_NAMES.usageAlert,
       queue: QUEUES.maintenance,
-      policy: JOB_POLICIES[JOB_NAMES.usageAlert]!,
-      tools: [],
       payload: empty,
       handler: (services) =>
         services.plans
@@ -169,16 +171,14 @@ export function createCatalog(extra: TaskEntry[] = []): Map<string, TaskEntry> {
               onAlert: (alert) => announceUsageAlert(services, alert),
             })
           : Promise.resolve(null),
-    },
-    {
+    }),
+    defineTask({
       name: JOB_NAMES.reservationsSweep,
       queue: QUEUES.maintenance,
-      policy: JOB_POLICIES[JOB_NAMES.reservationsSweep]!,
-      tools: [],
       payload: empty,
       // Metering off (no plan catalogue): no job is reserved, so there is nothing to sweep.
       handler: (services) => (services.plans ? sweepReservations(services) : Promise.resolve(null)),
-    },
+    }),
     ...extra,
   ];
   return new Map(entries.map((e) => [e.name, e]));
