@@ -179,7 +179,7 @@ describe('webhooks for every event type', () => {
       .toBe(8);
     // usage.alert runs every minute; run it now, as the scheduler would.
     const usageAlert = createCatalog().get(JOB_NAMES.usageAlert)!;
-    await usageAlert.handler(worker.services, undefined as never, {} as never, undefined as never);
+    await usageAlert.run(worker.services, undefined as never, {});
     const alert = (r: Received) => r.path === '/usage' && r.event.type === 'usage.threshold_reached';
     await expect.poll(() => received.some(alert), { timeout: 30_000 }).toBe(true);
     expect(received.find(alert)?.event.data).toMatchObject({ usage: { metric: 'images' } });
