@@ -17,6 +17,7 @@ import type {
   NotificationPage,
   NotificationQuery,
   Page,
+  PublishRequest,
   RenderRequest,
   StreamedEvent,
   SupportTicket,
@@ -25,6 +26,8 @@ import type {
   UsageEvent,
   WebhookDelivery,
   WebhookDeliveryQuery,
+  YoutubeConnect,
+  YoutubeConnection,
 } from './types.ts';
 import { type HeaderBag, testHeaders, type VerifyOptions, verifyWebhook } from './webhooks.ts';
 
@@ -139,6 +142,12 @@ export class Rendermill {
     cancel: (id: string, opts?: PostOptions) =>
       this.http.json<Job>('POST', `/v1/jobs/${enc(id)}/cancel`, opts),
     /**
+     * `POST /v1/jobs/:id/publish` (member+, paid plans): a publish job for a succeeded render's video;
+     * asked again while it is open, the same job. Its `result.url` is the video's link.
+     */
+    publish: (id: string, body: PublishRequest, opts?: PostOptions) =>
+      this.submit(`/v1/jobs/${enc(id)}/publish`, body, opts),
+    /**
      * The job's output. Without `to`: the Response body as a web ReadableStream. With `to` (Node):
      * writes the file there and answers its path and size.
      */
@@ -224,6 +233,15 @@ export class Rendermill {
       this.http.json<AccountDeletion>('POST', '/v1/account/delete', opts),
     cancelDeletion: (opts?: PostOptions) =>
       this.http.json<{ canceled: true; job_id: string }>('POST', '/v1/account/delete/cancel', opts),
+  };
+
+  /** The workspace's YouTube channel (connect and disconnect: admin+, a signed-in person). */
+  readonly youtube = {
+    get: () => this.http.json<YoutubeConnection>('GET', '/v1/integrations/youtube'),
+    /** The Google consent URL; send the person's browser there. Google comes back to `/account?youtube=…`. */
+    connect: () => this.http.json<YoutubeConnect>('GET', '/v1/integrations/youtube/connect'),
+    /** Revokes the grant at Google, then forgets it (503 when Google did not confirm: try again). */
+    disconnect: () => this.http.json<void>('DELETE', '/v1/integrations/youtube'),
   };
 
   readonly events = {

@@ -71,6 +71,13 @@ export type CreateSupportTicketRequest = RequestBody<'createSupportTicket'>;
 export type Account = ResponseBody<'getAccount', 200>;
 export type AccountDeletion = ResponseBody<'scheduleAccountDeletion', 202>;
 
+/** `POST /v1/jobs/:id/publish`: where and how to publish a succeeded render's video. */
+export type PublishRequest = RequestBody<'publishJob'>;
+/** The workspace's YouTube channel connection. */
+export type YoutubeConnection = ResponseBody<'getYoutubeConnection', 200>;
+/** The Google consent URL to open in the browser, and when its state expires. */
+export type YoutubeConnect = ResponseBody<'connectYoutube', 200>;
+
 export type EventType =
   | 'job.queued'
   | 'job.started'

@@ -23,11 +23,11 @@ export default function SignedInApp(props: { me: Me }) {
         <Route path="sign-in" element={<Navigate to="/renders" replace />} />
         <Route path="renders" element={<RendersPage />} />
         <Route path="renders/new" element={<NewRenderPage />} />
-        <Route path="renders/:id" element={<JobPage />} />
+        <Route path="renders/:id" element={<JobPage me={props.me} />} />
         <Route path="api-keys" element={<ApiKeysPage me={props.me} />} />
         <Route path="team" element={<TeamPage me={props.me} />} />
         {/* Notifications link jobs as /jobs/<id>: the same page as a render's. */}
-        <Route path="jobs/:id" element={<JobPage />} />
+        <Route path="jobs/:id" element={<JobPage me={props.me} />} />
         <Route path="account" element={<AccountPage me={props.me} />} />
         <Route path="support" element={<SupportPage />} />
         <Route path="audit-log" element={<AuditLogPage me={props.me} />} />

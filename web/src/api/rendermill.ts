@@ -12,6 +12,7 @@ import {
   type JobKind,
   type JobStatus,
   type Page,
+  type PublishRequest,
   type RenderRequest,
   Rendermill as Sdk,
   type ApiKey as SdkApiKey,
@@ -29,13 +30,16 @@ export type {
   Notification,
   NotificationPage,
   Page,
+  PublishRequest,
   RenderRequest,
   Scene,
   SupportTicket,
   Usage,
+  YoutubeConnection,
 } from '@rendermill/sdk';
 export {
   AuthenticationError,
+  ConflictError,
   NotFoundError,
   PermissionError,
   QuotaExceededError,
@@ -262,6 +266,15 @@ export class Rendermill {
     /** A signed, short-lived URL of the output (for `<video src>` and download links). */
     outputLink: (id: string) =>
       this.#json<{ url: string; expires_at: string }>('GET', `/v1/jobs/${enc(id)}/output/link`),
+    /** Answers the publish job as accepted (or the open one for this video). */
+    publish: async (id: string, body: PublishRequest): Promise<Job> =>
+      (await this.#sdk.jobs.publish(id, body)).job,
+  };
+
+  readonly youtube = {
+    get: () => this.#sdk.youtube.get(),
+    connect: () => this.#sdk.youtube.connect(),
+    disconnect: () => this.#sdk.youtube.disconnect(),
   };
 
   readonly usage = {

@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { useLive } from '../api/live-events.ts';
+import { useFollowedJob } from '../api/followed-job.ts';
 import { useSession } from '../api/session-context.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { FINAL_STATUSES, formatQuantity, formatTime } from '../format.ts';
@@ -12,19 +12,12 @@ import { FINAL_STATUSES, formatQuantity, formatTime } from '../format.ts';
  */
 export function AccountExport() {
   const session = useSession();
-  const live = useLive();
   const [jobId, setJobId] = useState<string | null>(null);
   const request = useMutation({
     mutationFn: () => session.call((rm) => rm.account.export()),
     onSuccess: (job) => setJobId(job.id),
   });
-  const job = useQuery({
-    queryKey: ['job', jobId],
-    enabled: jobId !== null,
-    queryFn: () => session.call((rm) => rm.jobs.get(jobId ?? '')),
-    refetchInterval: (q) =>
-      !live && q.state.data && !FINAL_STATUSES.has(q.state.data.status) ? 1000 : false,
-  });
+  const job = useFollowedJob(jobId);
   const j = job.data;
   const ready = j?.status === 'succeeded' && j.output !== null;
   const link = useQuery({

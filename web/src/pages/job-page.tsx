@@ -2,16 +2,21 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { Link, useParams } from 'react-router';
 import { useLive } from '../api/live-events.ts';
-import { NotFoundError } from '../api/rendermill.ts';
+import { type Me, NotFoundError } from '../api/rendermill.ts';
 import { useSession } from '../api/session-context.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { TableHead } from '../components/table-parts.tsx';
 import { FINAL_STATUSES, formatDuration, formatQuantity, formatTime, metricLabel } from '../format.ts';
+import { atLeast } from '../roles.ts';
+import { JobPublish, PublishedLink, publishedUrl } from './job-publish.tsx';
 
 const STEP_DONE: Record<string, number> = { succeeded: 1, skipped: 1 };
 
-/** One job: status, progress per step and overall (live), usage billed, then play and download. */
-export function JobPage() {
+/**
+ * One job: status, progress per step and overall (live), usage billed, then play and download;
+ * a succeeded render can be published to YouTube (member+). A publish job links its video.
+ */
+export function JobPage(props: { me: Me }) {
   const { id = '' } = useParams();
   const session = useSession();
   const live = useLive();
@@ -54,6 +59,7 @@ export function JobPage() {
   }
   if (!j) return <p role="status">Loading…</p>;
   const running = j.status === 'queued' || j.status === 'running';
+  const videoLink = j.kind === 'publish' && j.status === 'succeeded' ? publishedUrl(j.result) : null;
   return (
     <>
       <h1>
@@ -114,6 +120,10 @@ export function JobPage() {
             {j.output?.duration_seconds ? `, ${j.output.duration_seconds.toFixed(1)} s` : ''})
           </p>
         </section>
+      ) : null}
+      {videoLink ? <PublishedLink url={videoLink} /> : null}
+      {succeeded && j.kind === 'render' && atLeast(props.me.role, 'member') ? (
+        <JobPublish jobId={j.id} />
       ) : null}
       <h2>Usage billed</h2>
       {j.usage.length === 0 ? (

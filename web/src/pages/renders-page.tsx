@@ -9,7 +9,7 @@ import { LoadMore, TableHead } from '../components/table-parts.tsx';
 import { FINAL_STATUSES, formatDuration, formatTime } from '../format.ts';
 
 const STATUSES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
-const KINDS: JobKind[] = ['render', 'tts', 'image', 'export', 'deletion'];
+const KINDS: JobKind[] = ['render', 'tts', 'image', 'export', 'deletion', 'publish'];
 
 /** The tenant's jobs, newest first, filtered by status and kind, paged by cursor, live. */
 export function RendersPage() {
