@@ -1,6 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
@@ -8,6 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SignIn, startTestApi, type TestApi } from '../api/testing/api-harness.ts';
 import { JOB_NAMES } from '../shared/queue/queues.ts';
 import { readFixture } from '../shared/testing/fixtures.ts';
+import {
+  type ReceivedRequest,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../shared/testing/webhook-receiver.ts';
 import { ENDPOINT_EVENT_TYPES } from '../shared/webhooks/deliveries.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 import { createCatalog } from '../workers/registry.ts';
@@ -18,38 +21,22 @@ import { createCatalog } from '../workers/registry.ts';
  * job, an export's and a deletion's job events, and a usage alert — each signed the Standard
  * Webhooks way, one delivery per event.
  */
-interface Received {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
+type Received = ReceivedRequest & {
   event: { id: string; type: string; data: { job?: { id: string; kind: string } } };
-}
+};
 let t: TestApi;
 let worker: WorkerProcess;
 let s: SignIn;
 let secret: string;
-let receiver: http.Server;
+let receiver: WebhookReceiver;
 let base: string;
-const received: Received[] = [];
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      // /missing.png is a scene image that is not there: the render fails without retrying.
-      if (req.url === '/missing.png') {
-        res.writeHead(404).end();
-        return;
-      }
-      received.push({ path: req.url ?? '', headers: req.headers, body, event: JSON.parse(body) });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  // /missing.png is a scene image that is not there: the render fails without retrying.
+  receiver = await startWebhookReceiver((r) =>
+    r.path === '/missing.png' ? { status: 404, record: false } : { status: 200 },
+  );
+  base = receiver.url;
   // A small image quota: eight title cards pass 80 % of it.
   const plansFile = path.join(os.tmpdir(), `plans-webhook-events-${process.pid}.json`);
   await writeFile(
@@ -78,12 +65,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await t?.close();
-  await new Promise<void>((r) => receiver.close(() => r()));
+  await receiver?.close();
 });
 
 const call = (method: string, p: string, body?: unknown) =>
   t.call(method, p, { token: s.access_token, body });
-const ofJob = (jobId: string) => received.filter((r) => r.event.data.job?.id === jobId);
+/** What arrived so far, each with its parsed body. */
+const received = (): Received[] => receiver.received.map((r) => ({ ...r, event: JSON.parse(r.body) }));
+const ofJob = (jobId: string) => received().filter((r) => r.event.data.job?.id === jobId);
 const typesOf = (jobId: string) => ofJob(jobId).map((r) => r.event.type);
 async function arrived(jobId: string, type: string): Promise<void> {
   try {
@@ -181,10 +170,10 @@ describe('webhooks for every event type', () => {
     const usageAlert = createCatalog().get(JOB_NAMES.usageAlert)!;
     await usageAlert.run(worker.services, undefined as never, {});
     const alert = (r: Received) => r.path === '/usage' && r.event.type === 'usage.threshold_reached';
-    await expect.poll(() => received.some(alert), { timeout: 30_000 }).toBe(true);
-    expect(received.find(alert)?.event.data).toMatchObject({ usage: { metric: 'images' } });
+    await expect.poll(() => received().some(alert), { timeout: 30_000 }).toBe(true);
+    expect(received().find(alert)?.event.data).toMatchObject({ usage: { metric: 'images' } });
     const { secret: theirs } = (await as('GET', '/v1/webhook-secret')).body as { secret: string };
-    verifyAll(received.filter(alert), theirs);
+    verifyAll(received().filter(alert), theirs);
   });
 
   it('when jobs fail or are canceled, and exports and deletions run, then their job events reach the endpoint too', async () => {

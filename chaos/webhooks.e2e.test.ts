@@ -1,11 +1,15 @@
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SignIn, startTestApi, type TestApi } from '../api/testing/api-harness.ts';
 import { verifyWebhook } from '../sdk/src/index.ts';
 import { readSse } from '../shared/testing/sse-reader.ts';
+import {
+  type ReceivedRequest,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../shared/testing/webhook-receiver.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 
 /**
@@ -13,32 +17,19 @@ import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
  * the `standardwebhooks` library and the SDK verify them; rotation signs with both secrets; the
  * delivery log shows every attempt; replay resends with the same webhook-id.
  */
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Received = ReceivedRequest;
 let t: TestApi;
 let worker: WorkerProcess;
 let s: SignIn;
-let receiver: http.Server;
+let receiver: WebhookReceiver;
 let receiverUrl: string;
-const received: Received[] = [];
+let received: Received[] = [];
 const answers: Array<{ status: number; body: string }> = [];
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      const a = answers.shift() ?? { status: 200, body: 'ok' };
-      res.writeHead(a.status, { 'content-type': 'text/plain' }).end(a.body);
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  receiver = await startWebhookReceiver(() => answers.shift() ?? { status: 200, body: 'ok' });
+  received = receiver.received;
+  receiverUrl = `${receiver.url}/hooks`;
   t = await startTestApi({
     FETCH_ALLOW_PRIVATE: '127.0.0.1',
     JOB_BACKOFF_SCALE: '0.001',
@@ -51,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await t?.close();
-  await new Promise<void>((r) => receiver.close(() => r()));
+  await receiver?.close();
 });
 
 const call = (method: string, path: string, body?: unknown) =>

@@ -1,7 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
@@ -9,6 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../api/testing/api-harness.ts';
 import { freePort } from '../../chaos/spawn-api.ts';
 import { fixturePath } from '../../shared/testing/fixtures.ts';
+import {
+  type ReceivedRequest,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../../shared/testing/webhook-receiver.ts';
 import { start as startWorker, type WorkerProcess } from '../../workers/main.ts';
 import { Rendermill, verifyWebhook } from '../src/index.ts';
 
@@ -20,15 +23,11 @@ let apiKey: string;
 let adminKey: string;
 let owner: Rendermill;
 
-interface Received {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Received = ReceivedRequest;
 /** A local receiver: the tenant's default endpoint (/hooks) and `listen`'s target (/fwd). */
-let receiver: http.Server;
+let receiver: WebhookReceiver;
 let receiverUrl: string;
-const received: Received[] = [];
+let received: Received[] = [];
 
 async function nextReceived(predicate: (r: Received) => boolean): Promise<Received> {
   await expect.poll(() => received.some(predicate), { timeout: 30_000 }).toBe(true);
@@ -36,18 +35,9 @@ async function nextReceived(predicate: (r: Received) => boolean): Promise<Receiv
 }
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', headers: req.headers, body });
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startWebhookReceiver();
+  received = receiver.received;
+  receiverUrl = receiver.url;
   const plansFile = path.join(os.tmpdir(), `plans-cli-${process.pid}.json`);
   await writeFile(
     plansFile,
@@ -79,7 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await t?.close();
-  await new Promise<void>((r) => receiver?.close(() => r()));
+  await receiver?.close();
 });
 
 interface CliRun {
