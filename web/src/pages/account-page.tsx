@@ -6,11 +6,13 @@ import { formatTime } from '../format.ts';
 import { atLeast } from '../roles.ts';
 import { AccountDeletion } from './account-deletion.tsx';
 import { AccountExport } from './account-export.tsx';
+import { AccountYoutube } from './account-youtube.tsx';
 import { WorkspaceName } from './workspace-name.tsx';
 
 /**
  * Account: the workspace name (rename: admin+), your sign-ins in every workspace (the current one
- * marked, each with Revoke), Export my data (admin+) and Delete account (owner).
+ * marked, each with Revoke), the YouTube channel (connect: admin+), Export my data (admin+) and
+ * Delete account (owner).
  */
 export function AccountPage(props: { me: Me }) {
   const session = useSession();
@@ -67,6 +69,7 @@ export function AccountPage(props: { me: Me }) {
           ))}
         </tbody>
       </table>
+      <AccountYoutube me={props.me} />
       {atLeast(props.me.role, 'admin') ? <AccountExport /> : null}
       {props.me.role === 'owner' && account.data ? <AccountDeletion account={account.data} /> : null}
     </>

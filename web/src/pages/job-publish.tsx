@@ -6,6 +6,7 @@ import { ConflictError, type PublishRequest, UpgradeRequiredError } from '../api
 import { useSession } from '../api/session-context.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { FINAL_STATUSES } from '../format.ts';
+import { UpgradeToPublish } from './account-youtube.tsx';
 
 type Privacy = NonNullable<PublishRequest['privacy']>;
 const PRIVACIES: Privacy[] = ['private', 'unlisted', 'public'];
@@ -115,13 +116,7 @@ export function PublishedLink(props: { url: string }) {
 
 function PublishError(props: { error: Error }) {
   const e = props.error;
-  if (e instanceof UpgradeRequiredError) {
-    return (
-      <p role="alert">
-        Publishing to YouTube needs a paid plan. <Link to="/billing">Upgrade</Link>
-      </p>
-    );
-  }
+  if (e instanceof UpgradeRequiredError) return <UpgradeToPublish />;
   if (e instanceof ConflictError) {
     return (
       <p role="alert">
