@@ -136,8 +136,13 @@ async function render(tenant: { key: string }, request: RenderRequest) {
   if (res.status !== 202) throw new Error(`POST /v1/renders answered ${res.status}: ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
   // Wait on BullMQ's completion event, not by polling: a poll loop would compete for the cores.
-  const bullJob = await producer.queue('render').getJob(id);
-  await bullJob!.waitUntilFinished(events).catch(() => undefined);
+  // With fair share on, the job reaches BullMQ when a worker's dispatcher moves it there.
+  let bullJob = await producer.queue('render').getJob(id);
+  while (!bullJob) {
+    await new Promise((r) => setTimeout(r, 100));
+    bullJob = await producer.queue('render').getJob(id);
+  }
+  await bullJob.waitUntilFinished(events).catch(() => undefined);
   const check = await fetch(`${api.url}/v1/jobs/${id}`, {
     headers: { authorization: `Bearer ${tenant.key}` },
   });
