@@ -132,27 +132,28 @@ describe('cancellation', () => {
       resolution: '720p',
     });
     // Waiting for the encode to start is not what is measured: on a loaded machine it can take a while.
-    const deadline = Date.now() + 45_000;
-    for (;;) {
-      const step = await t.env
-        .db('job_steps')
-        .where({ job_id: id, name: 'compose', status: 'running' })
-        .first();
-      if (step && ffmpegFor(id).length > 0) break;
-      if (Date.now() > deadline) {
-        const job = await t.env.db('jobs').where({ id }).first();
-        const steps = await t.env.db('job_steps').where({ job_id: id }).select('name', 'status', 'error');
-        throw new Error(`compose never started: ${job.status} ${job.error_message} ${JSON.stringify(steps)}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await expect
+      .poll(
+        async () => {
+          const step = await t.env
+            .db('job_steps')
+            .where({ job_id: id, name: 'compose', status: 'running' })
+            .first();
+          if (step && ffmpegFor(id).length > 0) return 'encoding';
+          const job = await t.env.db('jobs').where({ id }).first();
+          const steps = await t.env.db('job_steps').where({ job_id: id }).select('name', 'status', 'error');
+          return `compose never started: ${job.status} ${job.error_message} ${JSON.stringify(steps)}`;
+        },
+        { timeout: 45_000, interval: 50 },
+      )
+      .toBe('encoding');
     const canceledAt = Date.now();
     await t.env.db('jobs').update({ cancel_requested_at: new Date() }).where({ id });
     const job = await t.waitFor(id, ['canceled', 'failed', 'succeeded'], 5_000);
     expect(job.status).toBe('canceled');
     expect(Date.now() - canceledAt).toBeLessThan(2_000);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(ffmpegFor(id)).toEqual([]);
+    // The step runner kills the process group on cancel; the kernel reaps it within moments.
+    await expect.poll(() => ffmpegFor(id), { timeout: 200, interval: 20 }).toEqual([]);
   }, 90_000);
 });
 
@@ -180,13 +181,13 @@ describe('client callbacks', () => {
         callback_url: `${receiver.url}/hook`,
       });
       await t.waitFor(id, ['succeeded']);
-      const deadline = Date.now() + 20_000;
-      let delivery: Record<string, unknown> | undefined;
-      while (Date.now() < deadline) {
-        delivery = await t.env.db('webhook_deliveries').where({ job_id: id }).first();
-        if (delivery?.status === 'delivered') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await expect
+        .poll(async () => (await t.env.db('webhook_deliveries').where({ job_id: id }).first())?.status, {
+          timeout: 20_000,
+          interval: 100,
+        })
+        .toBe('delivered');
+      const delivery = await t.env.db('webhook_deliveries').where({ job_id: id }).first();
       expect(delivery).toMatchObject({ status: 'delivered', attempts: 3, event: 'job.succeeded' });
       expect(hits).toBe(3);
       const { webhook_secret } = await t.env.db('tenants').where({ id: tenant }).first();
