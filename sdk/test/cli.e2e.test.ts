@@ -136,6 +136,64 @@ describe('rendermill CLI', () => {
     expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
   });
 
+  it('when render --wait --output runs on a terminal, then it draws a progress bar per step and leaves a playable MP4', async () => {
+    const out = path.join(t.env.dir, 'tty.mp4');
+    const command = [
+      'node',
+      '--import',
+      'tsx',
+      'sdk/src/cli.ts',
+      'render',
+      fixturePath('render-short'),
+      '--wait',
+      '--output',
+      out,
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    // script(1) gives the CLI a pseudo-terminal, as a person's shell would.
+    const r = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          RENDERMILL_API_KEY: apiKey,
+          RENDERMILL_BASE_URL: t.api.url,
+          TERM: 'dumb',
+        },
+      });
+      let text = '';
+      child.stdout.on('data', (c) => {
+        text += c;
+      });
+      child.on('exit', (code) => resolve({ code, text }));
+    });
+    expect(r.code, r.text.slice(-500)).toBe(0);
+    const bars = r.text.split('\r').filter((x) => /^\[[# ]{30}\]\s+\d+%/.test(x));
+    expect(bars.length).toBeGreaterThan(2);
+    expect(bars.at(-1)).toMatch(/^\[#{30}\]\s+100%/);
+    const steps = new Set(bars.map((b) => b.replace(/^\[[# ]{30}\]\s+\d+%\s*/, '').trim()).filter(Boolean));
+    expect(steps.size).toBeGreaterThan(1); // one bar per step
+    expect(r.text).toContain(`succeeded → ${out}`);
+    const probe = await new Promise<string>((resolve) => {
+      const p = spawn('ffprobe', [
+        '-v',
+        'error',
+        '-show_entries',
+        'stream=codec_type',
+        '-of',
+        'csv=p=0',
+        out,
+      ]);
+      let o = '';
+      p.stdout.on('data', (c) => {
+        o += c;
+      });
+      p.on('exit', () => resolve(o));
+    });
+    expect(probe.split('\n').filter(Boolean).sort()).toEqual(['audio', 'video']);
+  });
+
   it('when the body is invalid or past the quota, then distinct exit codes say so', async () => {
     const bad = path.join(t.env.dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ scenes: [], resolution: '999p' }));
