@@ -67,3 +67,12 @@ export async function backupStatus(
   ]);
   return { last_verified: last ? view(last) : null, recent: recent.map(view) };
 }
+
+/**
+ * When the last verified backup was taken, or null. The backups are the platform's, not a
+ * tenant's; the dashboard's Account page shows this time without the operator's token.
+ */
+export async function lastVerifiedBackupAt(db: Knex): Promise<string | null> {
+  const last = await db('backups').where({ status: 'verified' }).max('taken_at as at').first();
+  return iso((last?.at as Date | null | undefined) ?? null);
+}

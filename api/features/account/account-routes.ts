@@ -10,6 +10,9 @@ const accountSchema = z.object({
   id: z.string(),
   name: z.string(),
   deletion_scheduled_for: nullableTime.describe('When a scheduled deletion runs; null when none is pending'),
+  last_backup_at: nullableTime.describe(
+    "When the platform's last verified backup was taken (GET /v1/ops/backups has the details); null before the first",
+  ),
 });
 
 const renameBody = z.object({ name: z.string().trim().min(1).max(100).describe('The workspace name') });
@@ -36,13 +39,18 @@ export function accountRoutes(deps: { account: AccountService }): Operation[] {
       method: 'get',
       path: '/v1/account',
       tag: 'account',
-      summary: 'The workspace: its name and a pending deletion',
+      summary: 'The workspace: its name, a pending deletion and the last verified backup',
       auth: 'bearer',
       responses: {
         200: {
           description: 'The workspace',
           body: accountSchema,
-          example: { id: 'ten_qABX', name: 'My workspace', deletion_scheduled_for: null },
+          example: {
+            id: 'ten_qABX',
+            name: 'My workspace',
+            deletion_scheduled_for: null,
+            last_backup_at: '2026-12-02T03:00:00.000Z',
+          },
         },
       },
       handler: async (_input, req, res) => {

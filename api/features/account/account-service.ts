@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { enqueueDeletionJob } from '../../../shared/account/deletion-queue.ts';
 import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
+import { lastVerifiedBackupAt } from '../../../shared/backup/backup-store.ts';
 import { ConflictError, ForbiddenError } from '../../../shared/errors/http-errors.ts';
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
@@ -21,6 +22,8 @@ export interface AccountView {
   name: string;
   /** Set while a deletion is pending (the tenant's marker, cleared by a cancel). */
   deletion_scheduled_for: string | null;
+  /** When the platform's last verified backup was taken (null before the first). */
+  last_backup_at: string | null;
 }
 
 /** Deleting the account needs a sign-in (magic link) this recent, not just a live session. */
@@ -261,13 +264,17 @@ export function createAccountService(deps: AccountServiceDeps) {
       return { canceled: true, job_id: job.id };
     },
 
-    /** The workspace's name and, while a deletion is pending, when it runs. */
+    /** The workspace's name, while a deletion is pending when it runs, and the last verified backup. */
     async get(tenantId: string): Promise<AccountView> {
-      const tenant = await store.tenant(db, tenantId);
+      const [tenant, lastBackupAt] = await Promise.all([
+        store.tenant(db, tenantId),
+        lastVerifiedBackupAt(db),
+      ]);
       return {
         id: tenant.id,
         name: tenant.name,
         deletion_scheduled_for: tenant.deletion_scheduled_for?.toISOString() ?? null,
+        last_backup_at: lastBackupAt,
       };
     },
 

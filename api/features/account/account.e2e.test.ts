@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordBackup } from '../../../shared/backup/backup-store.ts';
+import type { BackupManifest } from '../../../shared/backup/manifest.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 
 const GRACE_SECONDS = 3600;
@@ -169,6 +171,7 @@ describe('workspace name', () => {
       id: owner.tenant.id,
       name: owner.tenant.name,
       deletion_scheduled_for: null,
+      last_backup_at: null,
     });
 
     const r = await t.call('PATCH', '/v1/account', {
@@ -217,5 +220,51 @@ describe('workspace name', () => {
     expect(
       (await t.call('GET', '/v1/account', { token: owner.access_token })).body.deletion_scheduled_for,
     ).toBeNull();
+  });
+});
+
+describe('last verified backup', () => {
+  const manifest = (id: string, takenAt: string): BackupManifest => ({
+    format: 'rendermill-backup/1',
+    id,
+    taken_at: takenAt,
+    database: { name: 'rendermill', server_version: '16', last_migration: null },
+    pg_dump_version: '16',
+    dump: {
+      key: `backups/${id}/dump`,
+      stored_bytes: 10,
+      stored_sha256: 'a'.repeat(64),
+      bytes: 10,
+      sha256: 'b'.repeat(64),
+    },
+    encryption: null,
+    tables: {},
+  });
+
+  it('when backups ran, then the account shows when the last verified one was taken (a later failed run does not count)', async () => {
+    const { member } = await team();
+    await t.env.db('backups').del();
+    await recordBackup(t.env.db, {
+      manifest: manifest('bkp_20261201T030000Z_aaaaaa', '2026-12-01T03:00:00.000Z'),
+      status: 'verified',
+      verification: 'checksum',
+      startedAt: new Date('2026-12-01T03:00:00Z'),
+    });
+    await recordBackup(t.env.db, {
+      manifest: manifest('bkp_20261130T030000Z_bbbbbb', '2026-11-30T03:00:00.000Z'),
+      status: 'verified',
+      verification: 'restore',
+      startedAt: new Date('2026-11-30T03:00:00Z'),
+    });
+    await recordBackup(t.env.db, {
+      id: 'bkp_20261202T030000Z_cccccc',
+      status: 'failed',
+      error: 'pg_dump exited 1',
+      startedAt: new Date('2026-12-02T03:00:00Z'),
+    });
+    const r = await t.call('GET', '/v1/account', { token: member.access_token });
+    expect(r.status).toBe(200);
+    expect(r.body.last_backup_at).toBe('2026-12-01T03:00:00.000Z');
+    await t.env.db('backups').del();
   });
 });

@@ -842,7 +842,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The workspace: its name and a pending deletion
+         * The workspace: its name, a pending deletion and the last verified backup
          * @description Role: viewer or above.
          */
         get: operations["getAccount"];
@@ -5180,7 +5180,8 @@ export interface operations {
                      * @example {
                      *       "id": "ten_qABX",
                      *       "name": "My workspace",
-                     *       "deletion_scheduled_for": null
+                     *       "deletion_scheduled_for": null,
+                     *       "last_backup_at": "2026-12-02T03:00:00.000Z"
                      *     }
                      */
                     "application/json": {
@@ -5188,6 +5189,8 @@ export interface operations {
                         name: string;
                         /** @description When a scheduled deletion runs; null when none is pending */
                         deletion_scheduled_for: string | null;
+                        /** @description When the platform's last verified backup was taken (GET /v1/ops/backups has the details); null before the first */
+                        last_backup_at: string | null;
                     };
                 };
             };
@@ -5252,6 +5255,8 @@ export interface operations {
                         name: string;
                         /** @description When a scheduled deletion runs; null when none is pending */
                         deletion_scheduled_for: string | null;
+                        /** @description When the platform's last verified backup was taken (GET /v1/ops/backups has the details); null before the first */
+                        last_backup_at: string | null;
                     };
                 };
             };

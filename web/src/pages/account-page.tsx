@@ -11,7 +11,7 @@ import { WorkspaceName } from './workspace-name.tsx';
 
 /**
  * Account: the workspace name (rename: admin+), your sign-ins in every workspace (the current one
- * marked, each with Revoke), the YouTube channel (connect: admin+), Export my data (admin+) and
+ * marked, each with Revoke), the YouTube channel (connect: admin+), the last verified backup, Export my data (admin+) and
  * Delete account (owner).
  */
 export function AccountPage(props: { me: Me }) {
@@ -70,6 +70,19 @@ export function AccountPage(props: { me: Me }) {
         </tbody>
       </table>
       <AccountYoutube me={props.me} />
+      <h2>Backups</h2>
+      {account.data ? (
+        <p data-testid="last-backup">
+          {account.data.last_backup_at ? (
+            <>
+              Last verified backup:{' '}
+              <time dateTime={account.data.last_backup_at}>{formatTime(account.data.last_backup_at)}</time>
+            </>
+          ) : (
+            'No verified backup yet.'
+          )}
+        </p>
+      ) : null}
       {atLeast(props.me.role, 'admin') ? <AccountExport /> : null}
       {props.me.role === 'owner' && account.data ? <AccountDeletion account={account.data} /> : null}
     </>
