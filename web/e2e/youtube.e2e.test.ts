@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApi } from '../../api/testing/api-harness.ts';
+import { recordVerifiedBackup } from '../../shared/testing/backup-fixture.ts';
 import { type FakeGoogle, startFakeGoogle } from '../../shared/testing/fake-google.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
@@ -123,5 +124,26 @@ describe('YouTube on the dashboard', () => {
       .filter({ hasText: 'Published:' })
       .getByRole('link', { name: `https://youtu.be/${video?.id}` })
       .waitFor();
+  });
+
+  it("when the admin disconnects, Google's return carries an error, and a backup was verified, then the Account page says so", async () => {
+    await page.goto(`${d.base}/account`);
+    await page.getByTestId('last-backup').filter({ hasText: 'No verified backup yet.' }).waitFor();
+    await page.getByRole('button', { name: 'Disconnect YouTube' }).click();
+    await page.getByTestId('youtube-status').filter({ hasText: 'Not connected' }).waitFor();
+    expect(google.revocations).toHaveLength(1);
+    expect(
+      (await t.call<{ connected: boolean }>('GET', '/v1/integrations/youtube', { token })).body.connected,
+    ).toBe(false);
+
+    await recordVerifiedBackup(t.env.db, 'bkp_20261202T030000Z_abcdef', '2026-12-02T03:00:00.000Z');
+    await page.goto(`${d.base}/account?youtube=error&reason=access_denied`);
+    await page.getByRole('alert').filter({ hasText: 'access was not granted' }).waitFor();
+    await page.waitForURL((u) => u.pathname === '/account' && u.search === '');
+    const backup = page.getByTestId('last-backup').locator('time');
+    await backup.waitFor();
+    expect(await backup.getAttribute('datetime')).toBe('2026-12-02T03:00:00.000Z');
+    await d.expectAccessible('the Account page with an error return and the backup');
+    await t.env.db('backups').del();
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordBackup } from '../../../shared/backup/backup-store.ts';
-import type { BackupManifest } from '../../../shared/backup/manifest.ts';
+import { recordVerifiedBackup } from '../../../shared/testing/backup-fixture.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 
 const GRACE_SECONDS = 3600;
@@ -224,38 +224,12 @@ describe('workspace name', () => {
 });
 
 describe('last verified backup', () => {
-  const manifest = (id: string, takenAt: string): BackupManifest => ({
-    format: 'rendermill-backup/1',
-    id,
-    taken_at: takenAt,
-    database: { name: 'rendermill', server_version: '16', last_migration: null },
-    pg_dump_version: '16',
-    dump: {
-      key: `backups/${id}/dump`,
-      stored_bytes: 10,
-      stored_sha256: 'a'.repeat(64),
-      bytes: 10,
-      sha256: 'b'.repeat(64),
-    },
-    encryption: null,
-    tables: {},
-  });
-
-  it('when backups ran, then the account shows when the last verified one was taken (a later failed run does not count)', async () => {
+  it('when backups ran, then the account shows when the last verified one was taken (the newest snapshot, whatever ran after)', async () => {
     const { member } = await team();
     await t.env.db('backups').del();
-    await recordBackup(t.env.db, {
-      manifest: manifest('bkp_20261201T030000Z_aaaaaa', '2026-12-01T03:00:00.000Z'),
-      status: 'verified',
-      verification: 'checksum',
-      startedAt: new Date('2026-12-01T03:00:00Z'),
-    });
-    await recordBackup(t.env.db, {
-      manifest: manifest('bkp_20261130T030000Z_bbbbbb', '2026-11-30T03:00:00.000Z'),
-      status: 'verified',
-      verification: 'restore',
-      startedAt: new Date('2026-11-30T03:00:00Z'),
-    });
+    await recordVerifiedBackup(t.env.db, 'bkp_20261201T030000Z_aaaaaa', '2026-12-01T03:00:00.000Z');
+    // Logged later, taken earlier: the newest snapshot counts, not the newest row.
+    await recordVerifiedBackup(t.env.db, 'bkp_20261130T030000Z_bbbbbb', '2026-11-30T03:00:00.000Z');
     await recordBackup(t.env.db, {
       id: 'bkp_20261202T030000Z_cccccc',
       status: 'failed',
