@@ -301,6 +301,7 @@ describe('account, notifications and support', () => {
       id: other.tenant.id,
       name: other.tenant.name,
       deletion_scheduled_for: null,
+      last_backup_at: null,
     });
     expect((await own.account.rename('SDK studio')).name).toBe('SDK studio');
     expect((await own.notifications.list()).unread_count).toBe(0);
