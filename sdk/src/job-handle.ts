@@ -1,7 +1,7 @@
 import { JobCanceledError, JobFailedError, WaitTimeoutError } from './errors.ts';
 import { streamEvents } from './events.ts';
 import type { Http } from './http.ts';
-import type { Job, StreamedEvent } from './types.ts';
+import type { Job, JobLifecycleEvent, JobStepEvent, RendermillEvent, StreamedEvent } from './types.ts';
 
 export interface WaitOptions {
   /** Called with each progress change (0..1) and the event or poll that brought it. */
@@ -59,12 +59,8 @@ export class JobHandle {
       const followStream = async () => {
         try {
           for await (const e of streamEvents(this.http, { jobId: this.id, signal })) {
-            if (
-              e.type === 'usage.threshold_reached' ||
-              e.type === 'notification.created' ||
-              e.type === 'webhook.test'
-            )
-              continue;
+            // Only job events say anything about this job (the stream is filtered by job_id anyway).
+            if (!isJobEvent(e)) continue;
             const step = 'step' in e.data ? e.data.step.name : undefined;
             report(e.data.job.progress, { step, event: e });
             if (FINAL.has(e.data.job.status)) {
@@ -130,4 +126,8 @@ export class PendingJob implements PromiseLike<JobHandle> {
   wait(opts?: WaitOptions): Promise<Job> {
     return this.handle.then((h) => h.wait(opts));
   }
+}
+
+function isJobEvent(e: RendermillEvent): e is JobLifecycleEvent | JobStepEvent {
+  return e.type.startsWith('job.');
 }

@@ -88,6 +88,7 @@ export type EventType =
   | 'job.failed'
   | 'job.canceled'
   | 'usage.threshold_reached'
+  | 'billing.subscription_updated'
   | 'notification.created'
   | 'webhook.test';
 
@@ -129,11 +130,18 @@ export type WebhookTestEvent = EventBase<'webhook.test', Record<string, unknown>
 /** A feed of this tenant changed (who was told is not said): read `notifications.list` again. */
 export type NotificationCreatedEvent = EventBase<'notification.created', { notification: { type: string } }>;
 
+/** The plan or subscription changed after a Stripe event (stream only): read `billing.subscription()` again. */
+export type BillingSubscriptionUpdatedEvent = EventBase<
+  'billing.subscription_updated',
+  { stripe_event: string }
+>;
+
 /** Every event the stream and webhooks carry, discriminated by `type`. */
 export type RendermillEvent =
   | JobLifecycleEvent
   | JobStepEvent
   | UsageThresholdEvent
+  | BillingSubscriptionUpdatedEvent
   | NotificationCreatedEvent
   | WebhookTestEvent;
 
