@@ -44,7 +44,8 @@ export async function launchBrowser(opts: {
     timeout: 30_000,
     permissions: opts.permissions ?? [],
   });
-  context.setDefaultTimeout(15_000);
+  // 30 s: two browser files may share the 2 cores with a worker each (CI runs two forks).
+  context.setDefaultTimeout(30_000);
   const page = context.pages()[0] ?? (await context.newPage());
   const cspViolations: string[] = [];
   page.on('console', (m) => {
