@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -8,12 +10,16 @@ const ROOT = path.resolve(import.meta.dirname, '..');
  * uses — so a chaos scenario can SIGKILL it. It leads its own process group.
  */
 export function spawnService(modules: string[], env: Record<string, string>): ChildProcess {
+  // A temp dir of its own: a SIGKILLed worker never removes its jobs' work dirs, so they go
+  // with this one when the child has exited.
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'rendermill-child-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'shared/process/run.ts', ...modules], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TMPDIR: tmp, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  child.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
   child.stdout?.resume();
   child.stderr?.resume();
   return child;

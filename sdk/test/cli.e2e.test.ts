@@ -1,9 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startTestApi, type TestApi } from '../../api/testing/api-harness.ts';
 import { freePort } from '../../chaos/spawn-api.ts';
 import { fixturePath } from '../../shared/testing/fixtures.ts';
@@ -275,6 +275,7 @@ describe('rendermill CLI', () => {
 describe('rendermill login / logout', () => {
   it('when the mailed link is pasted, then the session is stored 0600 and later commands refresh from it; logout removes it', async () => {
     const config = await mkdtemp(path.join(os.tmpdir(), 'rendermill-cli-'));
+    onTestFinished(() => rm(config, { recursive: true, force: true }));
     const env = { XDG_CONFIG_HOME: config, RENDERMILL_API_KEY: '' };
     const email = 'login-cli@example.com';
     const before = t.smtp.mails.length;
