@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApi } from '../../api/testing/api-harness.ts';
 import { type BuildReport, DIST } from '../scripts/build-web.ts';
-import { type Browser, unreachableByKeyboard } from './browser.ts';
+import { type Browser, launchBrowser, unreachableByKeyboard } from './browser.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
 /**
@@ -338,10 +338,30 @@ describe('the dashboard in Chromium', () => {
     await page.getByLabel('Email').fill(mate);
     await page.getByRole('button', { name: 'Invite' }).click();
     await page.getByRole('button', { name: `Withdraw ${mate}` }).waitFor();
-    const joined = await t.call('POST', '/v1/auth/verify', {
-      body: { token: await t.linkToken(mate, before) },
+    // The team has a render; the invitee accepts in a browser of their own and sees it.
+    const ownerApi = await t.signIn(owner);
+    const teamJob = await t.call<{ id: string }>('POST', '/v1/renders', {
+      token: ownerApi.access_token,
+      body: { scenes: [{ duration: 1 }] },
     });
-    expect(joined.status, joined.text).toBe(200);
+    expect(teamJob.status, teamJob.text).toBe(202);
+    // That API session ends here: the Sessions page below lists the owner's browser session alone.
+    const out = await t.call('POST', '/v1/auth/logout', {
+      token: ownerApi.access_token,
+      body: { refresh_token: ownerApi.refresh_token },
+    });
+    expect(out.status, out.text).toBeLessThan(300);
+    const second = await launchBrowser({ downloadsDir: tmp });
+    try {
+      await second.page.goto(await linkFor(mate, before));
+      await second.page.getByRole('button', { name: 'Sign in' }).click();
+      await second.page.getByRole('heading', { name: 'Renders' }).waitFor();
+      await second.page.getByRole('link', { name: teamJob.body.id }).waitFor();
+    } finally {
+      await second.close();
+    }
+    // The teammate's own API session, to see the role change take effect on its very next call.
+    const mateApi = await t.signIn(mate);
     await page.reload();
     await page.getByRole('combobox', { name: `Role of ${mate}` }).waitFor();
 
@@ -353,7 +373,7 @@ describe('the dashboard in Chromium', () => {
         'viewer',
       mate,
     );
-    const mateToken = joined.body.access_token as string;
+    const mateToken = mateApi.access_token;
     expect(
       (await t.call('POST', '/v1/renders', { token: mateToken, body: { scenes: [{ duration: 1 }] } })).status,
     ).toBe(403);
