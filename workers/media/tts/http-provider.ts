@@ -3,10 +3,11 @@ import { rename, rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { retryAfterMs } from '../../../shared/net/retry-after.ts';
 import { MediaInputError } from '../media-input-error.ts';
 import { probeMedia } from '../probe.ts';
 import { abortError } from '../run-process.ts';
-import { retryAfterMs, TtsHttpError } from './tts-http-error.ts';
+import { TtsHttpError } from './tts-http-error.ts';
 import type { TtsProvider, TtsRequest, TtsResult } from './tts-provider.ts';
 
 /** Options for {@link createHttpTtsProvider}. */

@@ -1,3 +1,5 @@
+import { retryAfterMs } from '../../../shared/net/retry-after.ts';
+
 /**
  * The two Freshdesk REST API v2 calls support delivery needs: create a ticket, and list a
  * requester's recent tickets (to learn whether a create whose answer was lost did land).
@@ -36,15 +38,6 @@ export interface FreshdeskClient {
 /** `acme.freshdesk.com` → `https://acme.freshdesk.com`; a full URL (a local fake in tests) is kept. */
 export function freshdeskBaseUrl(domain: string): string {
   return (domain.includes('://') ? domain : `https://${domain}`).replace(/\/+$/, '');
-}
-
-/** Retry-After in seconds or as an HTTP date, in milliseconds from now; null when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | null {
-  if (!header) return null;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 export function createFreshdeskClient(opts: {
@@ -93,7 +86,7 @@ export function createFreshdeskClient(opts: {
       `freshdesk ${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`,
       retryable,
       res.status,
-      retryAfterMs(res.headers.get('retry-after')),
+      retryAfterMs(res.headers.get('retry-after')) ?? null,
       // A 5xx may come from a proxy after the ticket was written.
       method === 'POST' && res.status >= 500,
     );
