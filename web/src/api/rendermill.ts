@@ -14,10 +14,14 @@ import {
   type Page,
   type PublishRequest,
   type RenderRequest,
+  type ResponseBody,
   Rendermill as Sdk,
   type ApiKey as SdkApiKey,
   type Usage,
   type UsageEvent,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookSecret,
 } from '@rendermill/sdk';
 
 export type {
@@ -35,6 +39,8 @@ export type {
   Scene,
   SupportTicket,
   Usage,
+  WebhookEndpoint,
+  WebhookSecret,
   YoutubeConnection,
 } from '@rendermill/sdk';
 export {
@@ -113,90 +119,17 @@ export interface AuditEntry {
   created_at: string;
 }
 
-/** `GET /v1/billing/subscription`: what Stripe's webhooks applied (also in local-ledger mode). */
-export interface Subscription {
-  plan: string;
-  effective_plan: string;
-  status: string;
-  current_period_end: string | null;
-  cancel_at_period_end: boolean;
-  past_due_since: string | null;
-  grace_ends_at: string | null;
-  plan_changed_at: string | null;
-  trial_ends_at: string | null;
-  billing_mode: 'stripe' | 'local';
-  has_customer: boolean;
-}
-
-export interface Invoice {
-  id: string;
-  number: string | null;
-  status: string | null;
-  currency: string;
-  amount_due: number;
-  amount_paid: number;
-  created: string;
-  period_start: string;
-  period_end: string;
-  hosted_invoice_url: string | null;
-  invoice_pdf: string | null;
-}
-
-export interface Plan {
-  name: string;
-  limits: Record<string, number | null>;
-  max_resolution: string;
-  overage: boolean;
-  max_concurrent_renders: number;
-  usage_export: boolean;
-  price_monthly_usd: number | null;
-  description: string | null;
-  trial_days: number | null;
-  overage_usd: Record<string, number>;
-}
-
 /** One row of the usage ledger (`GET /v1/usage/events`). */
 export type LedgerRow = UsageEvent;
 
-export interface WebhookEndpoint {
-  url: string;
-  events: string[] | null;
-  created_at: string | null;
-  updated_at: string | null;
-}
-
-export interface WebhookSecret {
-  secret: string;
-  previous_valid_until: string | null;
-}
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
-
-export interface DeliveryAttempt {
-  attempted_at: string | null;
-  url: string;
-  status_code: number | null;
-  latency_ms: number;
-  response_body: string | null;
-  error: string | null;
-  next_retry_at: string | null;
-}
-
-export interface Delivery {
-  id: string;
-  event: string;
-  event_id: string | null;
-  job_id: string | null;
-  url: string;
-  status: DeliveryStatus;
-  attempt_count: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  next_retry_at: string | null;
-  created_at: string | null;
-  delivered_at: string | null;
-  attempts: DeliveryAttempt[];
-}
+// Response shapes as the OpenAPI document declares them (generated in sdk/src/generated).
+/** `GET /v1/billing/subscription`: what Stripe's webhooks applied (also in local-ledger mode). */
+export type Subscription = ResponseBody<'getSubscription', 200>;
+export type Invoice = ResponseBody<'listInvoices', 200>['data'][number];
+export type Plan = ResponseBody<'listPlans', 200>['data'][number];
+export type Delivery = WebhookDelivery;
+export type DeliveryAttempt = Delivery['attempts'][number];
+export type DeliveryStatus = Delivery['status'];
 
 /** One event of `GET /v1/events`: `id` resumes the stream, `data` is the event as sent. */
 export interface RendermillEvent {
