@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createStripeClient } from '../shared/billing/stripe-client.ts';
+import { createStripeClient, type Stripe } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
 import { createEventWriter } from '../shared/events/event-stream.ts';
 import { createJobRepository } from '../shared/jobs/job-repository.ts';
-import { createLogger } from '../shared/logging/logger.ts';
-import { createMailer } from '../shared/mail/mailer.ts';
+import { createLogger, type Logger } from '../shared/logging/logger.ts';
+import { createMailer, type Mailer } from '../shared/mail/mailer.ts';
 import { createPlanGate } from '../shared/metering/plan-gate.ts';
 import { loadPlanCatalogue } from '../shared/metering/plans.ts';
 import { createQuotaService } from '../shared/metering/quota-service.ts';
@@ -15,6 +15,7 @@ import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis, createRequestRedis } from '../shared/redis/redis.ts';
 import { createStorage } from '../shared/storage/create-storage.ts';
+import type { Storage } from '../shared/storage/storage.ts';
 import { type ApiDeps, createApp } from './app.ts';
 import { createAccountService } from './features/account/account-service.ts';
 import { createAccountStore } from './features/account/account-store.ts';
@@ -37,21 +38,38 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * What a test may set instead of the composition root; everything else is built as in production.
+ * The caller owns what it gives: `stop()` closes only what `start()` built.
+ */
+export interface ApiOverrides {
+  /** Default: a logger at LOG_LEVEL named `api` */
+  logger?: Logger;
+  /** Default: SMTP_URL, or the DEV_OUTBOX_DIR outbox */
+  mailer?: Mailer;
+  /** Default: S3 when S3_BUCKET is set, else STORAGE_DIR */
+  storage?: Storage;
+  /** Default: from STRIPE_SECRET_KEY / STRIPE_API_URL; null is local-ledger mode */
+  stripe?: Stripe | null;
+}
+
 /** Composition root of the API: builds every dependency once and passes it down. */
-export async function start(config: Config): Promise<ApiProcess> {
+export async function start(config: Config, overrides: ApiOverrides = {}): Promise<ApiProcess> {
   initSentry(config.SENTRY_DSN, 'api');
-  const logger = createLogger(config.LOG_LEVEL, 'api');
+  const logger = overrides.logger ?? createLogger(config.LOG_LEVEL, 'api');
   const db = createDb(config.DATABASE_URL);
   const redis = createRequestRedis(config.redisTarget, 'rendermill-api');
   // Without a listener ioredis prints every failed reconnect to stderr as an unhandled error;
   // /readyz reports the outage, the log gets one structured line per attempt.
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
-  const mailer = createMailer({
-    smtpUrl: config.SMTP_URL,
-    from: config.MAIL_FROM,
-    outboxDir: config.DEV_OUTBOX_DIR,
-    logger,
-  });
+  const mailer =
+    overrides.mailer ??
+    createMailer({
+      smtpUrl: config.SMTP_URL,
+      from: config.MAIL_FROM,
+      outboxDir: config.DEV_OUTBOX_DIR,
+      logger,
+    });
   const metrics = createMetrics('api');
   const jwt = createJwtCodec(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS);
   const authStore = createAuthStore();
@@ -81,7 +99,9 @@ export async function start(config: Config): Promise<ApiProcess> {
   });
   // Enqueues on the request connection: a dead Redis fails the add in ~2 s and the reconciler takes over.
   const producer = createProducer(redis, config.REDIS_PREFIX, { fairShare: config.FAIR_SHARE });
-  const store = createStorage(config);
+  const store = overrides.storage
+    ? { storage: overrides.storage, backend: 'given', close: () => undefined }
+    : createStorage(config);
   const { storage } = store;
   // Blocking stream reads get their own connections (one per tenant with live clients here).
   const eventHub = createEventHub({
@@ -90,7 +110,10 @@ export async function start(config: Config): Promise<ApiProcess> {
     logger,
   });
   const plans = loadPlanCatalogue(config.PLANS_FILE);
-  const stripe = createStripeClient({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL });
+  const stripe =
+    'stripe' in overrides
+      ? (overrides.stripe ?? null)
+      : createStripeClient({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL });
   if (stripe) {
     logger.info({ stripe_api: config.STRIPE_API_URL ?? 'https://api.stripe.com' }, 'billing: Stripe mode');
   } else {
@@ -191,7 +214,7 @@ export async function start(config: Config): Promise<ApiProcess> {
       await closed;
       await auth.drain();
       await account.drain();
-      mailer.close();
+      if (!overrides.mailer) mailer.close();
       await producer.close();
       redis.disconnect();
       store.close();

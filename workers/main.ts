@@ -6,7 +6,7 @@ import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
 import { createEventWriter } from '../shared/events/event-stream.ts';
-import { createLogger } from '../shared/logging/logger.ts';
+import { createLogger, type Logger } from '../shared/logging/logger.ts';
 import { createMailer } from '../shared/mail/mailer.ts';
 import { loadPlanCatalogue } from '../shared/metering/plans.ts';
 import { release, settle } from '../shared/metering/quota-service.ts';
@@ -35,45 +35,77 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * What a test or a chaos scenario may set instead of the composition root. Everything else is
+ * built exactly as in production, so a scenario runs the real wiring (runner, catalog, lock and
+ * stall settings) with only the piece it is about swapped.
+ */
+export interface WorkerOverrides {
+  /** Queues to consume (default: WORKER_QUEUES, or every queue when empty) */
+  queues?: QueueName[];
+  /** Jobs per queue at once (default: WORKER_CONCURRENCY) */
+  concurrency?: number;
+  /** Default: a logger at LOG_LEVEL named `worker` */
+  logger?: Logger;
+  /**
+   * Services used as given instead of built (e.g. a `billing` whose Stripe never answers). The
+   * caller owns them: `stop()` closes only what `start()` built.
+   */
+  services?: Partial<Pick<WorkerServices, 'billing' | 'mailer' | 'storage' | 'stripe' | 'tts' | 'quota'>>;
+}
+
 /** Composition root of a worker process: consumes WORKER_QUEUES, serves /metrics on METRICS_PORT. */
-export async function start(config: Config): Promise<WorkerProcess> {
+export async function start(config: Config, overrides: WorkerOverrides = {}): Promise<WorkerProcess> {
   initSentry(config.SENTRY_DSN, 'worker');
   const catalog = createCatalog();
-  const queues: QueueName[] = config.WORKER_QUEUES.length
-    ? (config.WORKER_QUEUES as QueueName[])
-    : ALL_QUEUES;
+  const given = overrides.services ?? {};
+  const concurrency = overrides.concurrency ?? config.WORKER_CONCURRENCY;
+  const queues: QueueName[] =
+    overrides.queues ?? (config.WORKER_QUEUES.length ? (config.WORKER_QUEUES as QueueName[]) : ALL_QUEUES);
   const unknown = queues.filter((q) => !ALL_QUEUES.includes(q));
   if (unknown.length) throw new StartupError(`WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`);
   // Before any connection or job: a worker without ffmpeg would take renders and fail every one.
   await assertToolsFor(config, catalog.values(), queues);
 
-  const logger = createLogger(config.LOG_LEVEL, 'worker');
-  const db = createDb(config.DATABASE_URL, { poolMax: Math.max(4, config.WORKER_CONCURRENCY * 2 + 2) });
+  const logger = overrides.logger ?? createLogger(config.LOG_LEVEL, 'worker');
+  const db = createDb(config.DATABASE_URL, { poolMax: Math.max(4, concurrency * 2 + 2) });
   const connection = createRedis(config.redisTarget, { name: 'rendermill-worker' });
   const producer = createProducer(connection, config.REDIS_PREFIX, { fairShare: config.FAIR_SHARE });
   const metrics = createMetrics('worker');
   // Only tasks that speak declare espeak-ng: a worker without them builds no voice (and runs no espeak-ng).
-  const tts = toolsFor(catalog.values(), queues).includes('espeak-ng')
-    ? await createTts(config, metrics, logger)
-    : undefined;
+  const ttsGiven = 'tts' in given;
+  const tts = ttsGiven
+    ? given.tts
+    : toolsFor(catalog.values(), queues).includes('espeak-ng')
+      ? await createTts(config, metrics, logger)
+      : undefined;
   const plans = loadPlanCatalogue(config.PLANS_FILE);
   // The reporter backs off across runs itself: no SDK-level retries.
-  const stripe = createStripeClient({
-    secretKey: config.STRIPE_SECRET_KEY,
-    apiUrl: config.STRIPE_API_URL,
-    maxNetworkRetries: 0,
-  });
-  const store = createStorage(config);
-  const services: WorkerServices = {
-    config,
-    db,
-    logger,
-    mailer: createMailer({
+  const stripe =
+    'stripe' in given
+      ? (given.stripe ?? null)
+      : createStripeClient({
+          secretKey: config.STRIPE_SECRET_KEY,
+          apiUrl: config.STRIPE_API_URL,
+          maxNetworkRetries: 0,
+        });
+  // A given store is the caller's to close.
+  const store = given.storage
+    ? { storage: given.storage, backend: 'given', close: () => undefined }
+    : createStorage(config);
+  const mailer =
+    given.mailer ??
+    createMailer({
       smtpUrl: config.SMTP_URL,
       from: config.MAIL_FROM,
       outboxDir: config.DEV_OUTBOX_DIR,
       logger,
-    }),
+    });
+  const services: WorkerServices = {
+    config,
+    db,
+    logger,
+    mailer,
     storage: store.storage,
     tts,
     producer,
@@ -86,11 +118,11 @@ export async function start(config: Config): Promise<WorkerProcess> {
     }),
     plans,
     stripe,
-    quota: { settle, release },
-    billing: createAccountBilling({ db, stripe, plans, logger }),
+    quota: given.quota ?? { settle, release },
+    billing: given.billing ?? createAccountBilling({ db, stripe, plans, logger }),
   };
   const options = workerOptions({
-    concurrency: config.WORKER_CONCURRENCY,
+    concurrency,
     backoffScale: config.JOB_BACKOFF_SCALE,
     catalog,
   });
@@ -166,7 +198,7 @@ export async function start(config: Config): Promise<WorkerProcess> {
   logger.info(
     {
       queues,
-      concurrency: config.WORKER_CONCURRENCY,
+      concurrency,
       metrics_port: port,
       tts: tts?.name,
       tts_fallback: config.TTS_HTTP_URL ? config.TTS_FALLBACK : undefined,
@@ -185,8 +217,8 @@ export async function start(config: Config): Promise<WorkerProcess> {
       await Promise.all(workers.map((w) => w.close()));
       await producer.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      services.mailer.close();
-      tts?.close?.();
+      if (!given.mailer) mailer.close();
+      if (!ttsGiven) tts?.close?.();
       connection.disconnect();
       store.close();
       await db.destroy();

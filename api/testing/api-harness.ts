@@ -1,6 +1,6 @@
 import { startSmtpSink } from '../../shared/testing/smtp-sink.ts';
 import { createTestEnv, type TestEnv } from '../../shared/testing/test-env.ts';
-import { type ApiProcess, start } from '../main.ts';
+import { type ApiOverrides, type ApiProcess, start } from '../main.ts';
 import { type ContractChecker, createContractChecker } from './contract-check.ts';
 
 export interface HttpResult<T = Record<string, unknown>> {
@@ -60,11 +60,17 @@ async function firstMessage(res: Response): Promise<string> {
   return text;
 }
 
-/** Boots the real API (port 0) on this file's own database, Redis prefix and SMTP sink. */
-export async function startTestApi(overrides: Record<string, string> = {}): Promise<TestApi> {
+/**
+ * Boots the real API (port 0) on this file's own database, Redis prefix and SMTP sink;
+ * `overrides` are environment variables, `pieces` replace what `api/main.ts` would build.
+ */
+export async function startTestApi(
+  overrides: Record<string, string> = {},
+  pieces: ApiOverrides = {},
+): Promise<TestApi> {
   const smtp = await startSmtpSink();
   const env = await createTestEnv({ SMTP_URL: smtp.url, ...overrides });
-  const api = await start(env.config);
+  const api = await start(env.config, pieces);
   // Every answer is checked against the document the API itself serves (strict: an undocumented
   // status or a drifting body throws, failing the test that made the call).
   const contract = createContractChecker(
