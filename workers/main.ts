@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UnrecoverableError, Worker } from 'bullmq';
+import { withTimeout } from '../shared/async/with-timeout.ts';
 import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
@@ -179,9 +180,10 @@ export async function start(config: Config, overrides: WorkerOverrides = {}): Pr
       res.end(JSON.stringify({ status: workers.every((w) => w.isRunning()) ? 'ok' : 'stopping' }));
     } else if (req.url === '/readyz') {
       // Ready = taking jobs and both datastores answer within 750 ms (a draining worker is not).
-      const within = <T>(p: Promise<T>) =>
-        Promise.race([p, new Promise<T>((_, no) => setTimeout(() => no(new Error('timeout')), 750).unref())]);
-      const [pg, redis] = await Promise.allSettled([within(db.raw('select 1')), within(connection.ping())]);
+      const [pg, redis] = await Promise.allSettled([
+        withTimeout(db.raw('select 1'), 750, 'postgres readiness check'),
+        withTimeout(connection.ping(), 750, 'redis readiness check'),
+      ]);
       const running = workers.every((w) => w.isRunning());
       const ok = running && pg.status === 'fulfilled' && redis.status === 'fulfilled';
       res.statusCode = ok ? 200 : 503;

@@ -1,4 +1,5 @@
 import type { WorkerOptions } from 'bullmq';
+import { backoffDelay } from '../shared/async/backoff.ts';
 import type { TaskEntry } from './registry.ts';
 
 /**
@@ -25,8 +26,7 @@ export function workerOptions(opts: {
     settings: {
       backoffStrategy: (attemptsMade, _type, _err, job) => {
         const base = (job && opts.catalog.get(job.name)?.policy.backoffMs) ?? 1_000;
-        const delay = base * 2 ** Math.max(0, attemptsMade - 1) * opts.backoffScale;
-        return Math.round(delay * (0.8 + Math.random() * 0.4));
+        return Math.round(backoffDelay({ baseMs: base * opts.backoffScale, attempt: attemptsMade }));
       },
     },
   };

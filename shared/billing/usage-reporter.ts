@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import { backoffDelay } from '../async/backoff.ts';
+import { mapLimit } from '../async/map-limit.ts';
 import type { Metric } from '../jobs/estimate.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { PlanCatalogue } from '../metering/plans.ts';
@@ -142,7 +144,7 @@ export async function reportUsageBatch(deps: UsageReporterDeps): Promise<ReportR
     for (const o of outcomes) {
       if (o.kind !== 'deferred') continue;
       const n = (attempts.get(o.id) ?? 0) + 1;
-      const delay = Math.min(BACKOFF_BASE_MS * 2 ** (n - 1), BACKOFF_MAX_MS) * (0.8 + Math.random() * 0.4);
+      const delay = backoffDelay({ baseMs: BACKOFF_BASE_MS, attempt: n, maxMs: BACKOFF_MAX_MS });
       await trx('usage_events')
         .where({ id: o.id })
         .update({
@@ -171,23 +173,20 @@ async function sendAll(
   logger: Logger,
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
-  let next = 0;
   let halted = false;
-  const lane = async () => {
-    while (!halted && next < items.length) {
-      const item = items[next++] as (typeof items)[number];
-      const outcome = await sendOne(stripe, item.row, item.eventName);
-      outcomes.push(outcome);
-      if (outcome.kind === 'deferred') {
-        if (outcome.transient) halted = true;
-        logger[outcome.transient ? 'warn' : 'error'](
-          { usage_event_id: item.row.id, error: outcome.error },
-          'meter event not delivered; retrying later',
-        );
-      }
+  await mapLimit(items, concurrency, async (item) => {
+    // Items not started before the halt stay unsent (unreported rows are picked up next run).
+    if (halted) return;
+    const outcome = await sendOne(stripe, item.row, item.eventName);
+    outcomes.push(outcome);
+    if (outcome.kind === 'deferred') {
+      if (outcome.transient) halted = true;
+      logger[outcome.transient ? 'warn' : 'error'](
+        { usage_event_id: item.row.id, error: outcome.error },
+        'meter event not delivered; retrying later',
+      );
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  });
   return outcomes;
 }
 

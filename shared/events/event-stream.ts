@@ -1,3 +1,4 @@
+import { TimeoutError, withTimeout } from '../async/with-timeout.ts';
 import { newId } from '../ids/ids.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RedisClient } from '../redis/redis.ts';
@@ -72,25 +73,20 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
       )
       .pexpire(key, retentionMs + 3_600_000)
       .exec();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), timeoutMs);
-    });
     try {
-      const result = await Promise.race([write, timeout]);
-      if (!result) {
-        write.catch(() => undefined);
-        opts.logger.warn({ tenant_id: tenantId, type }, 'event not written: redis timed out');
-        return null;
-      }
+      const result = await withTimeout(write, timeoutMs, 'event write');
+      // A null exec (the MULTI was discarded) wrote nothing either.
+      if (!result) throw new Error('the event write was discarded');
       const [err, streamId] = result[0] ?? [];
       if (err) throw err;
       return String(streamId);
     } catch (err) {
-      opts.logger.warn({ err, tenant_id: tenantId, type }, 'event not written');
+      if (err instanceof TimeoutError) {
+        opts.logger.warn({ tenant_id: tenantId, type }, 'event not written: redis timed out');
+      } else {
+        opts.logger.warn({ err, tenant_id: tenantId, type }, 'event not written');
+      }
       return null;
-    } finally {
-      clearTimeout(timer);
     }
   };
   return {

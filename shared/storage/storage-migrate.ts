@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { mapLimit } from '../async/map-limit.ts';
 import type { Storage } from './storage.ts';
 
 export interface MigrateResult {
@@ -92,10 +93,6 @@ export async function migrateStorage(o: MigrateOptions): Promise<MigrateResult> 
     o.onProgress?.({ key, outcome: 'copied' });
   };
 
-  const queue = [...objects];
-  const lanes = Array.from({ length: Math.max(1, o.concurrency ?? 4) }, async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) await one(next);
-  });
-  await Promise.all(lanes);
+  await mapLimit(objects, o.concurrency ?? 4, one);
   return result;
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { mapLimit } from '../jobs/map-limit.ts';
+import { mapLimit } from '../../shared/async/map-limit.ts';
 import {
   AAC_FRAME,
   AUDIO_ENCODER_VERSION,

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { TimeoutError, withTimeout } from '../../shared/async/with-timeout.ts';
 import { parseEncoderList } from '../media/audio.ts';
 import { ProcessFailedError } from '../media/process-failed-error.ts';
 import { runProcess } from '../media/run-process.ts';
@@ -97,26 +98,23 @@ async function filesUnder(dirs: readonly string[], names: readonly string[]): Pr
 
 async function checkFonts(timeoutMs: number, given?: readonly string[]): Promise<string | undefined> {
   const dirs = given ?? defaultFontDirs();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
+  let found: Set<string>;
   try {
-    const found = await Promise.race([filesUnder(dirs, DEJAVU_FILES), timeout]);
-    if (found === 'timeout') return `the font search did not finish within ${timeoutMs} ms`;
-    if (found.size < DEJAVU_FILES.length && !given) {
-      // Fonts in a directory only fontconfig knows of (librsvg finds them through it).
-      const listed = await probe('fc-list', [':', 'file'], timeoutMs);
-      if ('stdout' in listed) {
-        for (const line of listed.stdout.split('\n'))
-          found.add(path.basename(line.replace(/:\s*$/, '').trim()));
-      }
-    }
-    const lacking = DEJAVU_FILES.filter((f) => !found.has(f));
-    return lacking.length ? `${lacking.join(' and ')} not found in ${dirs.join(', ')}` : undefined;
-  } finally {
-    clearTimeout(timer);
+    found = await withTimeout(filesUnder(dirs, DEJAVU_FILES), timeoutMs, 'the font search');
+  } catch (err) {
+    if (err instanceof TimeoutError) return `the font search did not finish within ${timeoutMs} ms`;
+    throw err;
   }
+  if (found.size < DEJAVU_FILES.length && !given) {
+    // Fonts in a directory only fontconfig knows of (librsvg finds them through it).
+    const listed = await probe('fc-list', [':', 'file'], timeoutMs);
+    if ('stdout' in listed) {
+      for (const line of listed.stdout.split('\n'))
+        found.add(path.basename(line.replace(/:\s*$/, '').trim()));
+    }
+  }
+  const lacking = DEJAVU_FILES.filter((f) => !found.has(f));
+  return lacking.length ? `${lacking.join(' and ')} not found in ${dirs.join(', ')}` : undefined;
 }
 
 /**

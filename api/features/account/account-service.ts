@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { enqueueDeletionJob } from '../../../shared/account/deletion-queue.ts';
+import { withTimeout } from '../../../shared/async/with-timeout.ts';
 import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
 import { lastVerifiedBackupAt } from '../../../shared/backup/backup-store.ts';
 import { ConflictError, ForbiddenError } from '../../../shared/errors/http-errors.ts';
@@ -14,7 +15,7 @@ import { announceNotifications, notify } from '../../../shared/notifications/not
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import type { JobView } from '../jobs/job-serializer.ts';
-import { type JobService, withTimeout } from '../jobs/job-service.ts';
+import type { JobService } from '../jobs/job-service.ts';
 import type { AccountStore } from './account-store.ts';
 
 export interface AccountView {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { withTimeout } from '../../../shared/async/with-timeout.ts';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
@@ -12,7 +13,6 @@ import type { Producer } from '../../../shared/queue/producer.ts';
 import { KIND_ROUTING } from '../../../shared/queue/queues.ts';
 import type { JobView } from './job-serializer.ts';
 import type { JobActor } from './submit-job.ts';
-import { withTimeout } from './with-timeout.ts';
 
 export interface CancelJobDeps {
   db: Knex;

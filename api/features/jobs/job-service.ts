@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Knex } from 'knex';
+import { withTimeout } from '../../../shared/async/with-timeout.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
@@ -27,9 +28,6 @@ import { createCancelJob } from './cancel-job.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
 import { hasLiveOutput, type JobView, serializeJob } from './job-serializer.ts';
 import { createSubmitJob, type DryRun, type JobActor } from './submit-job.ts';
-import { withTimeout } from './with-timeout.ts';
-
-export { withTimeout };
 
 export interface JobServiceDeps {
   db: Knex;

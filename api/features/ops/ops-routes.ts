@@ -1,17 +1,11 @@
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
 import { z } from 'zod/v4';
+import { withTimeout } from '../../../shared/async/with-timeout.ts';
 import type { RedisClient } from '../../../shared/redis/redis.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 
 const READY_CHECK_MS = 750;
-
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
-  ]);
-}
 
 const readiness = z.object({
   status: z.enum(['ok', 'unavailable']),
@@ -49,8 +43,8 @@ export function opsRoutes(deps: { db: Knex; redis: RedisClient; registry: Regist
         // 750 ms per check, run together: the answer (503 included) leaves within the promised 1 s
         // with room for the event loop and the HTTP round trip.
         const [pg, redis] = await Promise.allSettled([
-          within(READY_CHECK_MS, deps.db.raw('select 1')),
-          within(READY_CHECK_MS, deps.redis.ping()),
+          withTimeout(deps.db.raw('select 1'), READY_CHECK_MS, 'postgres readiness check'),
+          withTimeout(deps.redis.ping(), READY_CHECK_MS, 'redis readiness check'),
         ]);
         const checks = {
           postgres: pg.status === 'fulfilled' ? 'ok' : 'down',

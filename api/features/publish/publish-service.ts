@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { withTimeout } from '../../../shared/async/with-timeout.ts';
 import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
 import { ConflictError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
@@ -10,7 +11,7 @@ import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
 import type { Producer } from '../../../shared/queue/producer.ts';
 import { requireYoutubePlan } from '../integrations/youtube-service.ts';
 import { hasLiveOutput, type JobView } from '../jobs/job-serializer.ts';
-import { type JobService, withTimeout } from '../jobs/job-service.ts';
+import type { JobService } from '../jobs/job-service.ts';
 
 export interface PublishActor {
   tenantId: string;

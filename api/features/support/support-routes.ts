@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod/v4';
 import { ownerEmails } from '../../../shared/account/owner-emails.ts';
+import { withTimeout } from '../../../shared/async/with-timeout.ts';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { NotFoundError, ValidationError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
@@ -11,7 +12,6 @@ import { idParam, isoTime, listOf, nullableTime, pageQuery } from '../../http/co
 import { decodeTimeCursor, encodeCursor } from '../../http/keyset-cursor.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 import { auditActor, principalOf } from '../../http/request-context.ts';
-import { withTimeout } from '../jobs/job-service.ts';
 import { createSupportStore, type TicketRow } from './support-store.ts';
 
 const ticketSchema = z.object({

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import CircuitBreaker from 'opossum';
+import { backoffDelay } from '../../../shared/async/backoff.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import { MediaInputError } from '../media-input-error.ts';
@@ -130,7 +131,7 @@ export function createResilientTtsProvider(options: ResilientTtsOptions): TtsPro
         }
         const retryAfter = err instanceof TtsHttpError ? err.retryAfterMs : undefined;
         if (attempt >= attempts || (retryAfter ?? 0) > maxRetryAfterMs) return { failed: 'provider_failed' };
-        const pause = retryAfter ?? backoffMs * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4);
+        const pause = retryAfter ?? backoffDelay({ baseMs: backoffMs, attempt });
         logger?.info({ provider: primary.name, attempt, err: (err as Error).message }, 'tts try failed');
         await sleep(pause, undefined, { signal: req.signal }).catch(() => {
           throw abortError(req.signal, 'TTS request');

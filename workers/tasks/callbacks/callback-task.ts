@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
+import { backoffDelay } from '../../../shared/async/backoff.ts';
 import { TaskError } from '../../../shared/errors/task-error.ts';
 import { safeFetch } from '../../../shared/net/safe-fetch.ts';
 import type { CallbackPayload } from '../../../shared/queue/queues.ts';
@@ -98,9 +99,13 @@ export async function deliverCallback(
     ? null
     : new Date(
         Date.now() +
-          Number((job.opts.backoff as { delay?: number } | undefined)?.delay ?? 10_000) *
-            2 ** Math.max(0, attempt - 1) *
-            services.config.JOB_BACKOFF_SCALE,
+          backoffDelay({
+            baseMs:
+              Number((job.opts.backoff as { delay?: number } | undefined)?.delay ?? 10_000) *
+              services.config.JOB_BACKOFF_SCALE,
+            attempt,
+            jitter: 0,
+          }),
       );
   await logAttempt(services, delivery, outcome, started, nextRetryAt);
   await db('webhook_deliveries')

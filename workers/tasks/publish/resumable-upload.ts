@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../../../shared/async/backoff.ts';
 import { TaskError } from '../../../shared/errors/task-error.ts';
 import { YoutubeApiError } from './youtube-api-error.ts';
 
@@ -91,7 +92,7 @@ export async function resumableUpload(o: ResumableUploadOptions): Promise<string
           { cause: err },
         );
       }
-      const pause = o.backoffMs * 2 ** (failures - 1) * (0.5 + Math.random());
+      const pause = backoffDelay({ baseMs: o.backoffMs, attempt: failures, jitter: 0.5 });
       await sleep(pause, undefined, { signal: o.signal });
       return 'retry';
     }

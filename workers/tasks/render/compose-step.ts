@@ -1,9 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
+import { mapLimit } from '../../../shared/async/map-limit.ts';
 import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
 import { JOB_NAMES, QUEUES, type SegmentPayload } from '../../../shared/queue/queues.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
-import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepContext, StepDefinition } from '../../jobs/step.ts';
 import { joinSegments } from '../../media/compose.ts';
 import { planSegments, produceSegment, sceneDurations } from './segment-plan.ts';

@@ -1,7 +1,7 @@
 import os from 'node:os';
+import { mapLimit } from '../../../shared/async/map-limit.ts';
 import { type RenderRequest, renderSize } from '../../../shared/jobs/job-requests.ts';
 import { cached, cacheKey, RENDERER_VERSION } from '../../cache/media-cache.ts';
-import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepDefinition } from '../../jobs/step.ts';
 
 const PARALLEL = Math.max(2, os.availableParallelism());

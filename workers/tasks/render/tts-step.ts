@@ -1,8 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
+import { mapLimit } from '../../../shared/async/map-limit.ts';
 import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
 import { cachedSpeech } from '../../cache/cached-speech.ts';
-import { mapLimit } from '../../jobs/map-limit.ts';
 import type { StepDefinition } from '../../jobs/step.ts';
 
 const PARALLEL = Math.max(2, os.availableParallelism());
