@@ -50,6 +50,11 @@ export interface S3Storage extends Storage {
   close(): void;
 }
 
+/** Multipart part size when `partSize` is unset (S3's minimum is 5 MiB). */
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/** Parts in flight when `queueSize` is unset. */
+export const DEFAULT_QUEUE_SIZE = 4;
+
 const SHA256_META = 'sha256';
 /** List-and-delete passes `deletePrefix` makes before it gives up. */
 const DELETE_ROUNDS = 5;
@@ -129,8 +134,8 @@ export function createS3Storage(o: S3StorageOptions): S3Storage {
           Body: createReadStream(localPath),
           Metadata: opts?.sha256 ? { [SHA256_META]: opts.sha256 } : undefined,
         },
-        partSize: o.partSize ?? 8 * 1024 * 1024,
-        queueSize: o.queueSize ?? 4,
+        partSize: o.partSize ?? DEFAULT_PART_SIZE,
+        queueSize: o.queueSize ?? DEFAULT_QUEUE_SIZE,
         leavePartsOnError: false,
       });
       await upload.done();
