@@ -20,6 +20,13 @@ const sizes = (process.env.BENCH_SIZES_MIB ?? '64,2048').split(',').map((s) => N
 const mib = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
 const size = (b: number) => (b >= 1024 * MiB ? `${(b / 1024 / MiB).toFixed(0)} GiB` : mib(b));
 const growth = (b: number) => `${b >= 0 ? '+' : ''}${(b / MiB).toFixed(0)} MiB`;
+/** Peak RSS in each quarter of the samples: rising quarters would mean memory grows with the bytes sent. */
+const quarters = (rss: number[]) =>
+  [0, 1, 2, 3]
+    .map((q) => rss.slice(Math.floor((q * rss.length) / 4), Math.floor(((q + 1) * rss.length) / 4)))
+    .map((part) => (part.length ? (Math.max(...part) / MiB).toFixed(0) : '–'))
+    .join(' / ')
+    .concat(' MiB');
 const load = () =>
   os
     .loadavg()
@@ -52,7 +59,7 @@ try {
       `${size(bytes).padEnd(8)} ${m.seconds.toFixed(1)} s, ${(bytes / MiB / m.seconds).toFixed(0)} MiB/s; ` +
         `RSS ${mib(m.rssBefore)} → peak ${mib(m.rssPeak)} (${growth(m.rssPeak - m.rssBefore)} over this upload's start, ` +
         `${growth(m.rssPeak - baseline)} over the first); heap used peak ${growth(m.heapUsedPeak - m.heapUsedBefore)}, Buffers peak ${growth(m.buffersPeak - m.buffersBefore)}; ` +
-        `${m.samples} samples; size ${String(head.ContentLength)} B, ETag ${String(head.ETag)} ${etagOk ? 'matches' : 'DIFFERS from'} the file's MD5`,
+        `${m.rssSamples.length} samples, peak by quarter of the upload ${quarters(m.rssSamples)}; size ${String(head.ContentLength)} B, ETag ${String(head.ETag)} ${etagOk ? 'matches' : 'DIFFERS from'} the file's MD5`,
     );
     await storage.delete(key);
   }

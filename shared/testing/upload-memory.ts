@@ -39,8 +39,8 @@ export interface UploadMemory {
   /** Memory held by Buffers (`arrayBuffers`, outside the heap) just before and at its highest. */
   buffersBefore: number;
   buffersPeak: number;
-  /** RSS samples taken (one per `intervalMs`). */
-  samples: number;
+  /** RSS (bytes) of every sample, in order (one per `intervalMs`, the last after the upload). */
+  rssSamples: number[];
 }
 
 /**
@@ -59,13 +59,13 @@ export async function measurePutFile(
   let rssPeak = before.rss;
   let heapUsedPeak = before.heapUsed;
   let buffersPeak = before.arrayBuffers;
-  let samples = 0;
+  const rssSamples: number[] = [];
   const sample = () => {
     const m = process.memoryUsage();
     rssPeak = Math.max(rssPeak, m.rss);
     heapUsedPeak = Math.max(heapUsedPeak, m.heapUsed);
     buffersPeak = Math.max(buffersPeak, m.arrayBuffers);
-    samples++;
+    rssSamples.push(m.rss);
   };
   const timer = setInterval(sample, intervalMs);
   const started = performance.now();
@@ -89,6 +89,6 @@ export async function measurePutFile(
     heapUsedPeak,
     buffersBefore: before.arrayBuffers,
     buffersPeak,
-    samples,
+    rssSamples,
   };
 }
