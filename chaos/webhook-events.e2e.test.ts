@@ -4,7 +4,6 @@ import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SignIn, startTestApi, type TestApi } from '../api/testing/api-harness.ts';
-import { JOB_NAMES } from '../shared/queue/queues.ts';
 import { readFixture } from '../shared/testing/fixtures.ts';
 import {
   type ReceivedRequest,
@@ -167,7 +166,7 @@ describe('webhooks for every event type', () => {
       )
       .toBe(8);
     // usage.alert runs every minute; run it now, as the scheduler would.
-    const usageAlert = createCatalog().get(JOB_NAMES.usageAlert)!;
+    const usageAlert = createCatalog().get('usage.alert')!;
     await usageAlert.run(worker.services, undefined as never, {});
     const alert = (r: Received) => r.path === '/usage' && r.event.type === 'usage.threshold_reached';
     await expect.poll(() => received().some(alert), { timeout: 30_000 }).toBe(true);

@@ -1,12 +1,13 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { RedisClient } from '../redis/redis.ts';
 import { createFairShare, type FairEntry, type FairShare, weightOfPriority } from './fair-share.ts';
-import { policyFor } from './job-policies.ts';
 import {
   bullPrefix,
   type CallbackPayload,
+  JOBS,
   type JobKind,
   KIND_ROUTING,
+  policyFor,
   QUEUES,
   type QueueName,
   type SupportPayload,
@@ -92,13 +93,13 @@ export function createProducer(
       else await add(queue(route.queue), entry);
     },
     async enqueueCallback(payload) {
-      await queue('callbacks').add('callback.deliver', payload, {
+      await queue(JOBS['callback.deliver'].queue).add('callback.deliver', payload, {
         ...baseJobOptions('callback.deliver'),
         jobId: payload.deliveryId,
       });
     },
     async enqueueSupport(payload) {
-      await queue('callbacks').add('support.deliver', payload, {
+      await queue(JOBS['support.deliver'].queue).add('support.deliver', payload, {
         ...baseJobOptions('support.deliver'),
         jobId: payload.ticketId,
       });

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import type { JobKind } from '../jobs/job-contract.ts';
 
 /**
- * The api↔workers contract for BullMQ. Queue payloads carry ids only: Postgres holds the job,
- * so the reconciler can rebuild any queue entry from a row, and a payload from older code
- * still parses.
+ * The api↔workers contract for BullMQ, declared once: the queues, and the job catalog below (each
+ * job name's queue, payload schema and retry policy). Queue payloads carry ids only: Postgres holds
+ * the job, so the reconciler can rebuild any queue entry from a row, and a payload from older code
+ * still parses. The workers attach a handler to every name of the catalog (`workers/registry.ts`).
  */
 export const QUEUES = {
   /** render.run */
@@ -28,34 +29,7 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const ALL_QUEUES: QueueName[] = Object.values(QUEUES);
 
-export const JOB_NAMES = {
-  render: 'render.run',
-  renderSegment: 'render.segment',
-  tts: 'tts.run',
-  image: 'image.run',
-  export: 'account.export',
-  deletion: 'account.delete',
-  publishYoutube: 'publish.youtube',
-  callback: 'callback.deliver',
-  supportDeliver: 'support.deliver',
-  reconcile: 'jobs.reconcile',
-  sweepOutputs: 'outputs.sweep',
-  usageReport: 'usage.report',
-  usageAlert: 'usage.alert',
-  reservationsSweep: 'reservations.sweep',
-} as const;
-
 export type { JobKind };
-
-/** Where each job kind is queued and under which BullMQ job name. */
-export const KIND_ROUTING: Record<JobKind, { queue: QueueName; name: string }> = {
-  render: { queue: QUEUES.render, name: JOB_NAMES.render },
-  tts: { queue: QUEUES.media, name: JOB_NAMES.tts },
-  image: { queue: QUEUES.media, name: JOB_NAMES.image },
-  export: { queue: QUEUES.account, name: JOB_NAMES.export },
-  deletion: { queue: QUEUES.account, name: JOB_NAMES.deletion },
-  publish: { queue: QUEUES.publish, name: JOB_NAMES.publishYoutube },
-};
 
 /** Payload of every tenant job (render/tts/image/export/deletion/publish): ids only. */
 export const tenantJobPayload = z.object({ jobId: z.string().min(1), tenantId: z.string().min(1) });
@@ -70,6 +44,85 @@ export type CallbackPayload = z.infer<typeof callbackPayload>;
 
 export const supportPayload = z.object({ ticketId: z.string().min(1), tenantId: z.string().min(1) });
 export type SupportPayload = z.infer<typeof supportPayload>;
+
+/** Scheduled maintenance is added with `{}`; nothing in it is read. */
+const scheduledPayload = tenantJobPayload.partial();
+
+export interface RetryPolicy {
+  /** Total tries including the first. */
+  attempts: number;
+  /** Exponential backoff base: waits delay, 2×delay, 4×delay… between tries. */
+  backoffMs: number;
+}
+
+/** What the catalog says about one job name. */
+export interface JobSpec {
+  queue: QueueName;
+  /** Parses the queued data (it may come from older code) before the handler sees it. */
+  payload: z.ZodTypeAny;
+  /**
+   * Attempts and backoff. They live in the shared contract because BullMQ reads them from the
+   * job's options, which the producer (the API, or the reconciler) sets when adding it.
+   */
+  policy: RetryPolicy;
+}
+
+/** Total tries (the first included) and the exponential backoff's base delay. */
+function retry(attempts: number, backoffMs: number): RetryPolicy {
+  return { attempts, backoffMs };
+}
+
+/** The job catalog: job name (`area.action`) → queue, payload schema and retry policy. */
+export const JOBS = {
+  'render.run': { queue: QUEUES.render, payload: tenantJobPayload, policy: retry(3, 2_000) },
+  // A failed segment is encoded by its parent when it resumes, so few tries are enough here.
+  'render.segment': { queue: QUEUES.segments, payload: segmentPayload, policy: retry(2, 1_000) },
+  'tts.run': { queue: QUEUES.media, payload: tenantJobPayload, policy: retry(3, 1_000) },
+  'image.run': { queue: QUEUES.media, payload: tenantJobPayload, policy: retry(3, 1_000) },
+  'account.export': { queue: QUEUES.account, payload: tenantJobPayload, policy: retry(5, 5_000) },
+  'account.delete': { queue: QUEUES.account, payload: tenantJobPayload, policy: retry(10, 10_000) },
+  // Each attempt resumes the same upload session; retries inside the step cover short outages,
+  // these cover a worker crash or a longer YouTube outage (~20 minutes in all).
+  'publish.youtube': { queue: QUEUES.publish, payload: tenantJobPayload, policy: retry(6, 20_000) },
+  // A client endpoint may be down for a while: 8 tries over ~40 minutes.
+  'callback.deliver': { queue: QUEUES.callbacks, payload: callbackPayload, policy: retry(8, 10_000) },
+  // A helpdesk outage should not lose a ticket: 8 tries over ~20 minutes (Retry-After can stretch it).
+  'support.deliver': { queue: QUEUES.callbacks, payload: supportPayload, policy: retry(8, 5_000) },
+  'jobs.reconcile': { queue: QUEUES.maintenance, payload: scheduledPayload, policy: retry(1, 1_000) },
+  'outputs.sweep': { queue: QUEUES.maintenance, payload: scheduledPayload, policy: retry(1, 1_000) },
+  'usage.report': { queue: QUEUES.maintenance, payload: scheduledPayload, policy: retry(1, 1_000) },
+  'usage.alert': { queue: QUEUES.maintenance, payload: scheduledPayload, policy: retry(1, 1_000) },
+  'reservations.sweep': { queue: QUEUES.maintenance, payload: scheduledPayload, policy: retry(1, 1_000) },
+} satisfies Record<`${string}.${string}`, JobSpec>;
+
+export type JobName = keyof typeof JOBS;
+
+/** The payload a job name's handler receives, as its schema parses it. */
+export type PayloadOf<N extends JobName> = z.output<(typeof JOBS)[N]['payload']>;
+
+/** Job names arrive as strings (BullMQ, the fair-share lists in Redis). */
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(JOBS, name);
+}
+
+export function policyFor(name: string): RetryPolicy {
+  if (!isJobName(name)) throw new Error(`no retry policy for job ${name}`);
+  return JOBS[name].policy;
+}
+
+function route<N extends JobName>(name: N): { queue: (typeof JOBS)[N]['queue']; name: N } {
+  return { queue: JOBS[name].queue, name };
+}
+
+/** Which job name runs each tenant job kind (its queue is the catalog's). */
+export const KIND_ROUTING: Record<JobKind, { queue: QueueName; name: JobName }> = {
+  render: route('render.run'),
+  tts: route('tts.run'),
+  image: route('image.run'),
+  export: route('account.export'),
+  deletion: route('account.delete'),
+  publish: route('publish.youtube'),
+};
 
 /**
  * Redis key prefix of BullMQ under a deployment prefix (`rm` → `rm:{bull}:render:…`). The braces

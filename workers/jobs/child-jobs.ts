@@ -1,11 +1,10 @@
 import { type Job, WaitingChildrenError } from 'bullmq';
 import { baseJobOptions, type Producer } from '../../shared/queue/producer.ts';
-import type { QueueName } from '../../shared/queue/queues.ts';
+import { JOBS, type JobName, type PayloadOf } from '../../shared/queue/queues.ts';
 
-/** A child job a step hands out: any worker consuming `queue` may run it. */
-export interface ChildJob {
-  name: string;
-  data: Record<string, unknown>;
+/** A child job a step hands out: any worker consuming its job name's queue may run it. */
+export interface ChildJob<N extends JobName> {
+  data: PayloadOf<N>;
   /** Deterministic per parent and unit, so handing the same unit out twice adds it once. */
   jobId: string;
 }
@@ -27,7 +26,7 @@ export interface ChildJobs {
    * the parent behind the runner's back (the job row would stay open); the parent resumes and does
    * that unit of work itself, under its own retry policy and error taxonomy.
    */
-  waitFor(queue: QueueName, children: readonly ChildJob[]): Promise<void>;
+  waitFor<N extends JobName>(name: N, children: readonly ChildJob<N>[]): Promise<void>;
 }
 
 export function createChildJobs(producer: Producer, parent: Job, token: string): ChildJobs {
@@ -36,14 +35,14 @@ export function createChildJobs(producer: Producer, parent: Job, token: string):
       const n = await parent.getDependenciesCount();
       return (n.processed ?? 0) + (n.unprocessed ?? 0) + (n.ignored ?? 0) + (n.failed ?? 0) > 0;
     },
-    async waitFor(queue, children) {
+    async waitFor(name, children) {
       if (children.length === 0) return;
-      await producer.queue(queue).addBulk(
+      await producer.queue(JOBS[name].queue).addBulk(
         children.map((c) => ({
-          name: c.name,
+          name,
           data: c.data,
           opts: {
-            ...baseJobOptions(c.name),
+            ...baseJobOptions(name),
             jobId: c.jobId,
             // queueQualifiedName is `<bullPrefix>:<queue>`: under the `{bull}` hash tag, so parent
             // and children keys share one Redis Cluster slot and the flow scripts stay atomic.

@@ -2,7 +2,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { mapLimit } from '../../../shared/async/map-limit.ts';
 import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
-import { JOB_NAMES, QUEUES, type SegmentPayload } from '../../../shared/queue/queues.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
 import type { StepContext, StepDefinition } from '../../jobs/step.ts';
 import { joinSegments } from '../../media/compose.ts';
@@ -60,17 +59,11 @@ export const composeStep: StepDefinition<RenderRequest> = {
       !(await ctx.children.started())
     ) {
       const todo = plan.scenes.flatMap((_s, i) => (recorded.has(segmentStepName(i)) ? [] : [i]));
-      const data = (index: number): SegmentPayload => ({
-        jobId: ctx.job.id,
-        tenantId: ctx.job.tenant_id,
-        index,
-      });
       await ctx.children.waitFor(
-        QUEUES.segments,
-        todo.map((i) => ({
-          name: JOB_NAMES.renderSegment,
-          data: data(i),
-          jobId: segmentJobId(ctx.job.id, i),
+        'render.segment',
+        todo.map((index) => ({
+          data: { jobId: ctx.job.id, tenantId: ctx.job.tenant_id, index },
+          jobId: segmentJobId(ctx.job.id, index),
         })),
       );
     }

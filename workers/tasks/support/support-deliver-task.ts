@@ -1,7 +1,6 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { createMailer, type Mail } from '../../../shared/mail/mailer.ts';
-import { policyFor } from '../../../shared/queue/job-policies.ts';
-import { JOB_NAMES, type SupportPayload } from '../../../shared/queue/queues.ts';
+import { JOBS, type SupportPayload } from '../../../shared/queue/queues.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
 import { createFreshdeskClient, type FreshdeskClient, HelpdeskError } from './freshdesk-client.ts';
 
@@ -50,7 +49,7 @@ export async function deliverSupportTicket(
     .where({ 's.id': data.ticketId, 's.tenant_id': data.tenantId })
     .first()) as Ticket | undefined;
   if (ticket?.status !== 'pending') return;
-  const maxTries = policyFor(JOB_NAMES.supportDeliver).attempts;
+  const maxTries = JOBS['support.deliver'].policy.attempts;
 
   if (!config.FRESHDESK_DOMAIN || !config.FRESHDESK_API_KEY) {
     await mailTicket(services, ticket);
