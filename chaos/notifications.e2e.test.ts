@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SignIn, startTestApi, type TestApi } from '../api/testing/api-harness.ts';
 import { notify } from '../shared/notifications/notify.ts';
 import { signedWebhook } from '../shared/testing/fake-stripe.ts';
+import { present } from '../shared/testing/present.ts';
 import { readSse } from '../shared/testing/sse-reader.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 import { announceUsageAlert } from '../workers/tasks/usage/usage-alert-event.ts';
@@ -186,7 +187,7 @@ describe('what lands in whose feed', () => {
       .toBe(1);
     const [notice] = (await ofType(member, 'job.failed')).filter((n) => n.target_id === job.body.id);
     expect(notice).toMatchObject({ title: 'A render job failed', link: `/jobs/${job.body.id}` });
-    const row = await t.env.db('jobs').where({ id: job.body.id }).first();
+    const row = present(await t.env.db('jobs').where({ id: job.body.id }).first());
     expect(notice!.body).toContain(row.error_code);
     expect((await ofType(owner, 'job.failed')).some((n) => n.target_id === job.body.id)).toBe(false);
   });

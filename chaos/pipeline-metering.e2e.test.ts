@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SignIn, startTestApi, type TestApi } from '../api/testing/api-harness.ts';
+import { present } from '../shared/testing/present.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 import { sweepExpiredOutputs } from '../workers/tasks/maintenance/sweep-outputs-task.ts';
 
@@ -52,10 +53,10 @@ describe('metering across API and worker', () => {
     expect((await finished(ok)).status).toBe('succeeded');
     expect((await finished(bad)).status).toBe('failed');
     // queue priority comes from the plan (free: 10)
-    expect((await t.env.db('jobs').where({ id: ok }).first()).priority).toBe(10);
+    expect(present(await t.env.db('jobs').where({ id: ok }).first()).priority).toBe(10);
 
     const m = await usage();
-    for (const metric of ['render_seconds', 'tts_seconds', 'images']) {
+    for (const metric of ['render_seconds', 'tts_seconds', 'images'] as const) {
       expect(m[metric]!.reserved, metric).toBeCloseTo(0, 6);
       const ledger = await t.env
         .db('usage_events')

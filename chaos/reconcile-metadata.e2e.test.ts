@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../api/testing/api-harness.ts';
 import { bullPrefix, QUEUES } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
+import { present } from '../shared/testing/present.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 import { reconcileJobs } from '../workers/tasks/maintenance/reconcile-task.ts';
 
@@ -53,7 +54,7 @@ describe('the reconciler and client metadata', () => {
     for (let round = 1; round <= 3; round++) {
       await expect.poll(bullState, { timeout: 15_000 }).toBe('failed');
       expect(await reconcileJobs(worker.services)).toEqual({ reenqueued: 1, failed: 0 });
-      const row = await t.env.db('jobs').where({ id }).first();
+      const row = present(await t.env.db('jobs').where({ id }).first());
       expect(row).toMatchObject({ status: 'queued', reenqueues: round });
       expect(row.metadata).toEqual(metadata);
       const view = await t.call('GET', `/v1/jobs/${id}`, { token: s.access_token });

@@ -5,6 +5,7 @@ import { type SignIn, startTestApi, type TestApi } from '../api/testing/api-harn
 import type { S3Storage } from '../shared/storage/s3-storage.ts';
 import { signDownload } from '../shared/storage/signed-url.ts';
 import { tenantPrefix } from '../shared/storage/storage.ts';
+import { present } from '../shared/testing/present.ts';
 import { startTestS3, type TestS3 } from '../shared/testing/s3-server.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 import { sweepExpiredOutputs } from '../workers/tasks/maintenance/sweep-outputs-task.ts';
@@ -104,15 +105,21 @@ describe('S3 storage end to end', () => {
     expect(r.status, r.text).toBe(202);
     const job = await finished(r.body.id as string);
     expect(job.status, JSON.stringify(job)).toBe('succeeded');
-    const row = await t.env.db('jobs').where({ id: job.id }).first();
-    expect(await bucket.stat(row.output_key)).not.toBeNull();
+    const row = present(
+      await t.env
+        .db('jobs')
+        .where({ id: String(job.id) })
+        .first(),
+    );
+    const outputKey = present(row.output_key, 'the output key');
+    expect(await bucket.stat(outputKey)).not.toBeNull();
 
     await t.env
       .db('jobs')
-      .where({ id: job.id })
+      .where({ id: row.id })
       .update({ output_expires_at: new Date(Date.now() - 1000) });
     expect(await sweepExpiredOutputs(worker.services)).toBe(1);
-    expect(await bucket.stat(row.output_key)).toBeNull();
+    expect(await bucket.stat(outputKey)).toBeNull();
   });
 
   it('when the account is exported, then the ZIP in the bucket holds the outputs inline', async () => {

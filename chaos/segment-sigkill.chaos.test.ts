@@ -1,7 +1,9 @@
 import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobRow } from '../shared/jobs/job-contract.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
+import { present } from '../shared/testing/present.ts';
 import { processesFor } from '../shared/testing/processes.ts';
 import { createTestEnv, type TestEnv } from '../shared/testing/test-env.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
@@ -78,10 +80,10 @@ describe('chaos: SIGKILL of a segment’s worker', () => {
       await expect.poll(() => processesFor('ffmpeg', JOB), { timeout: 2_000 }).toEqual([]);
 
       survivor = await startWorker(env.configWith({ WORKER_QUEUES: 'segments' }));
-      let job: Record<string, unknown>;
+      let job: JobRow;
       const finishDeadline = Date.now() + 120_000;
       for (;;) {
-        job = await env.db('jobs').where({ id: JOB }).first();
+        job = present(await env.db('jobs').where({ id: JOB }).first());
         if (['succeeded', 'failed', 'canceled'].includes(String(job.status))) break;
         if (Date.now() > finishDeadline) throw new Error(`job still ${String(job.status)}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -93,14 +95,14 @@ describe('chaos: SIGKILL of a segment’s worker', () => {
       const taken = await Job.fromId(segments, killedChild);
       expect(taken?.returnvalue).toMatchObject({ cacheHit: false });
       const name = killedChild.slice(JOB.length + 1);
-      const row = await env.db('job_steps').where({ job_id: JOB, name }).first();
-      const takenAfter = new Date(row.started_at).getTime() - killedAt;
+      const row = present(await env.db('job_steps').where({ job_id: JOB, name }).first());
+      const takenAfter = present(row.started_at).getTime() - killedAt;
       expect(takenAfter).toBeGreaterThan(0);
       expect(takenAfter).toBeLessThan(15_000);
       // Segments finished before the crash were not encoded again: their rows are untouched.
       for (const s of before) {
-        const now = await env.db('job_steps').where({ job_id: JOB, name: s.name }).first();
-        expect(new Date(now.finished_at).getTime()).toBe(new Date(s.finished_at).getTime());
+        const now = present(await env.db('job_steps').where({ job_id: JOB, name: s.name }).first());
+        expect(now.finished_at?.getTime()).toBe(s.finished_at?.getTime());
       }
       const all = await env.db('job_steps').where({ job_id: JOB }).where('name', 'like', 'segment-%');
       expect(all).toHaveLength(6);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SignIn, startTestApi, type TestApi } from '../api/testing/api-harness.ts';
 import { newId } from '../shared/ids/ids.ts';
 import { type FakeFreshdesk, startFakeFreshdesk } from '../shared/testing/fake-freshdesk.ts';
+import { present } from '../shared/testing/present.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
 import { reconcileJobs } from '../workers/tasks/maintenance/reconcile-task.ts';
 import { deliverSupportTicket, helpdeskTag } from '../workers/tasks/support/support-deliver-task.ts';
@@ -154,7 +155,7 @@ describe('support tickets through Freshdesk', () => {
     const filed = await file(member.access_token, { subject: 'Refused', message: 'hello' });
     expect((await settled(filed.id)).status).toBe('failed');
     expect(posts(from)).toHaveLength(1);
-    const row = await t.env.db('support_tickets').where({ id: filed.id }).first();
+    const row = present(await t.env.db('support_tickets').where({ id: filed.id }).first());
     expect(row.last_error).toContain('HTTP 400');
   });
 

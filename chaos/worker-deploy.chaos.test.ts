@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
+import { present } from '../shared/testing/present.ts';
 import { createTestEnv, type TestEnv } from '../shared/testing/test-env.ts';
 import { exited, spawnService } from './spawn-process.ts';
 
@@ -53,8 +54,8 @@ describe('chaos: a deploy stops a worker mid-render', () => {
       const [first, second] = await Promise.all(
         ['job_deploy1', 'job_deploy2'].map((id) => env.db('jobs').where({ id }).first()),
       );
-      expect(first.status).toBe('succeeded');
-      expect(second.status).toBe('queued');
+      expect(present(first).status).toBe('succeeded');
+      expect(present(second).status).toBe('queued');
       expect(await (await producer.queue('render').getJob('job_deploy2'))?.getState()).toBe('waiting');
     } finally {
       if (worker.exitCode === null && worker.signalCode === null) process.kill(-worker.pid!, 'SIGKILL');

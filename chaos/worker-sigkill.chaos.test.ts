@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobRow } from '../shared/jobs/job-contract.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
+import { present } from '../shared/testing/present.ts';
 import { processesFor } from '../shared/testing/processes.ts';
 import { createTestEnv, type TestEnv } from '../shared/testing/test-env.ts';
 import { start as startWorker, type WorkerProcess } from '../workers/main.ts';
@@ -73,11 +75,11 @@ describe('chaos: worker SIGKILL mid-render', () => {
       survivor = await startWorker(env.config);
       let pickedUpAfter: number | null = null;
       const finishDeadline = Date.now() + 90_000;
-      let job: Record<string, unknown>;
+      let job: JobRow;
       for (;;) {
-        job = await env.db('jobs').where({ id: 'job_chaos1' }).first();
+        job = present(await env.db('jobs').where({ id: 'job_chaos1' }).first());
         const steps = await env.db('job_steps').where({ job_id: 'job_chaos1', name: 'compose' }).first();
-        if (pickedUpAfter === null && steps && new Date(steps.started_at).getTime() > killedAt) {
+        if (pickedUpAfter === null && steps?.started_at && steps.started_at.getTime() > killedAt) {
           pickedUpAfter = Date.now() - killedAt;
         }
         if (['succeeded', 'failed', 'canceled'].includes(String(job.status))) break;
@@ -98,8 +100,8 @@ describe('chaos: worker SIGKILL mid-render', () => {
         'tts/tts_seconds',
       ]);
       // The tts step finished before the crash and was not redone.
-      const tts = await env.db('job_steps').where({ job_id: 'job_chaos1', name: 'tts' }).first();
-      expect(new Date(tts.finished_at).getTime()).toBeLessThan(killedAt);
+      const tts = present(await env.db('job_steps').where({ job_id: 'job_chaos1', name: 'tts' }).first());
+      expect(present(tts.finished_at).getTime()).toBeLessThan(killedAt);
     } finally {
       if (victim.exitCode === null && victim.signalCode === null) process.kill(-victim.pid!, 'SIGKILL');
       await producer.close();

@@ -63,7 +63,7 @@ async function runOnce(fair: boolean, plans: Record<string, string>) {
     const rows = Array.from({ length: n }, () => ({
       id: newId('job'),
       tenant_id: tenants[name]!,
-      kind: 'image',
+      kind: 'image' as const,
       payload: JSON.stringify(request),
       estimate: JSON.stringify(estimateImage(request)),
       priority,
@@ -90,9 +90,10 @@ async function runOnce(fair: boolean, plans: Record<string, string>) {
       await env.db('jobs').select('tenant_id', 'status', 'created_at', 'started_at', 'finished_at')
     ).map((r) => ({
       tenant: byId[r.tenant_id]!,
-      created: new Date(r.created_at).getTime(),
-      started: new Date(r.started_at).getTime(),
-      finished: new Date(r.finished_at).getTime(),
+      created: r.created_at.getTime(),
+      // A job that never started or finished reads as the epoch, as `new Date(null)` did.
+      started: r.started_at?.getTime() ?? 0,
+      finished: r.finished_at?.getTime() ?? 0,
     }));
     const failed = (await env.db('jobs').whereNot({ status: 'succeeded' }).count({ n: '*' }).first())?.n;
     // "While all have work": from B–E's arrival until the first tenant's last job finished.

@@ -62,6 +62,7 @@ try {
       peakChildren = Math.max(peakChildren, s.total - s.self);
       peakTotal = Math.max(peakTotal, s.total);
       const job = await env.db('jobs').where({ id: jobId }).first('status', 'error_message');
+      if (!job) throw new Error(`job ${jobId} vanished`);
       if (job.status === 'failed') throw new Error(`render failed: ${job.error_message}`);
       if (job.status === 'succeeded') break;
       await new Promise((r) => setTimeout(r, 100));

@@ -7,6 +7,7 @@ import { QueueEvents } from 'bullmq';
 import { start as startApi } from '../api/main.ts';
 import { hashSecret } from '../shared/crypto/tokens.ts';
 import { newId } from '../shared/ids/ids.ts';
+import type { JobStepRow } from '../shared/jobs/job-contract.ts';
 import { type RenderRequest, renderRequestSchema, renderSize } from '../shared/jobs/job-requests.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { bullPrefix } from '../shared/queue/queues.ts';
@@ -155,11 +156,12 @@ async function render(tenant: { key: string }, request: RenderRequest) {
   if (job.status !== 'succeeded') throw new Error(`render ${job.status}: ${JSON.stringify(job.error)}`);
   const steps = await env.db('job_steps').where({ job_id: id }).orderBy(['position', 'name']);
   const row = await env.db('jobs').where({ id }).first();
-  return { id, wall, videoSeconds: job.output.duration_seconds, steps, outputKey: row.output_key as string };
+  if (!row?.output_key) throw new Error(`render ${id} succeeded without an output`);
+  return { id, wall, videoSeconds: job.output.duration_seconds, steps, outputKey: row.output_key };
 }
 
-function stepTimes(steps: Array<Record<string, unknown>>): string {
-  const t = (s: Record<string, unknown>) =>
+function stepTimes(steps: JobStepRow[]): string {
+  const t = (s: JobStepRow) =>
     ((new Date(String(s.finished_at)).getTime() - new Date(String(s.started_at)).getTime()) / 1000).toFixed(
       2,
     );
@@ -170,7 +172,7 @@ function stepTimes(steps: Array<Record<string, unknown>>): string {
 }
 
 /** Today's single-pass command on the images and audio the pipeline used; wall seconds and file. */
-async function singlePass(request: RenderRequest, steps: Array<Record<string, unknown>>, name: string) {
+async function singlePass(request: RenderRequest, steps: JobStepRow[], name: string) {
   const results = Object.fromEntries(steps.map((s) => [s.name, s.result]));
   const narration = results.tts as NarrationResult;
   const images = results.images as SceneImagesResult;

@@ -57,7 +57,7 @@ describe('chaos: worker SIGKILL mid account deletion', () => {
     const member = await join(owner, 'member@deletion.chaos', 'member');
     await join(owner, 'shared@deletion.chaos', 'viewer');
     await t.call('POST', '/v1/api-keys', { token: owner.access_token, body: { name: 'ci' } });
-    const render = await t.call('POST', '/v1/renders', {
+    const render = await t.call<{ id: string }>('POST', '/v1/renders', {
       token: member.access_token,
       body: { scenes: [{ title: 'Never rendered', duration: 1 }] },
     });

@@ -5,6 +5,7 @@ import { loadPlanCatalogue } from '../metering/plans.ts';
 import { recordUsage, type UsageRecord } from '../metering/usage-ledger.ts';
 import { createMetrics } from '../metrics/metrics.ts';
 import { type FakeStripe, startFakeStripe } from '../testing/fake-stripe.ts';
+import { present } from '../testing/present.ts';
 import { insertTenant } from '../testing/tenant-fixture.ts';
 import { createTestEnv, type TestEnv } from '../testing/test-env.ts';
 import { createStripeClient, type Stripe } from './stripe-client.ts';
@@ -87,7 +88,7 @@ describe('usage reporter', () => {
     expect(await reportUsageBatch(deps)).toMatchObject({ delivered: 0 });
     const events = eventsFor(ids);
     expect(events.map((e) => e.identifier).sort()).toEqual([...ids].sort());
-    const row = await env.db('usage_events').where({ id: ids[0] }).first();
+    const row = present(await env.db('usage_events').where({ id: ids[0] }).first());
     expect(events.find((e) => e.identifier === ids[0])).toEqual({
       event_name: 'rendermill_render_seconds',
       identifier: ids[0],
@@ -134,7 +135,7 @@ describe('usage reporter', () => {
     expect(deferred.length).toBe(3);
     for (const d of deferred) {
       expect(d.report_attempts).toBe(1);
-      expect(d.report_after.getTime()).toBeGreaterThan(Date.now());
+      expect(present(d.report_after).getTime()).toBeGreaterThan(Date.now());
       expect(d.report_error).toMatch(/^(500|429|network)/);
     }
     expect((await metrics.unreportedUsageAge.get()).values[0]?.value).toBeGreaterThan(30);
@@ -197,7 +198,9 @@ describe('usage reporter', () => {
     );
     expect(await reportUsageBatch({ ...deps, stripe: null })).toMatchObject({ active: false, delivered: 0 });
     expect(await reportUsageBatch(deps)).toMatchObject({ skipped: 1, delivered: 0 });
-    const row = await env.db('usage_events').where({ tenant_id: tenantId, metric: 'storage_bytes' }).first();
+    const row = present(
+      await env.db('usage_events').where({ tenant_id: tenantId, metric: 'storage_bytes' }).first(),
+    );
     expect(row.report_outcome).toBe('not_metered');
   });
 });

@@ -1,27 +1,13 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../db/tables.ts';
 
 type Db = Knex | Knex.Transaction;
 
 /** A `youtube_connections` row: the tenant's channel and its sealed refresh token. */
-export interface YoutubeConnectionRow {
-  tenant_id: string;
-  refresh_token_encrypted: string;
-  key_fingerprint: string;
-  scope: string;
-  channel_id: string | null;
-  channel_title: string | null;
-  connected_by: string | null;
-  connected_at: Date;
-}
+export type YoutubeConnectionRow = TableRow<'youtube_connections'>;
 
 /** A pending authorisation (`youtube_oauth_states`), keyed by the hash of the state sent to Google. */
-export interface YoutubeOAuthStateRow {
-  state_hash: string;
-  tenant_id: string;
-  user_id: string;
-  code_verifier_encrypted: string;
-  expires_at: Date;
-}
+export type YoutubeOAuthStateRow = Omit<TableRow<'youtube_oauth_states'>, 'created_at'>;
 
 /**
  * The store of `youtube_connections` and `youtube_oauth_states` (API: connect, callback, status,
@@ -41,18 +27,13 @@ export function createYoutubeConnectionStore() {
 
     /** Takes (deletes) a pending authorisation: a state works once, and only before it expires. */
     async takeState(db: Db, stateHash: string): Promise<YoutubeOAuthStateRow | null> {
-      const [row] = await db('youtube_oauth_states')
-        .where('state_hash', stateHash)
-        .delete()
-        .returning<YoutubeOAuthStateRow[]>('*');
+      const [row] = await db('youtube_oauth_states').where('state_hash', stateHash).delete().returning('*');
       if (!row || row.expires_at.getTime() <= Date.now()) return null;
       return row;
     },
 
     async find(db: Db, tenantId: string): Promise<YoutubeConnectionRow | null> {
-      return (
-        (await db('youtube_connections').where('tenant_id', tenantId).first<YoutubeConnectionRow>()) ?? null
-      );
+      return (await db('youtube_connections').where('tenant_id', tenantId).first()) ?? null;
     },
 
     /** Connecting again replaces the channel (one per tenant). */
@@ -61,17 +42,14 @@ export function createYoutubeConnectionStore() {
         .insert(row)
         .onConflict('tenant_id')
         .merge({ ...row, connected_at: db.fn.now() })
-        .returning<YoutubeConnectionRow[]>('*');
+        .returning('*');
       if (!saved) throw new Error(`youtube connection of ${row.tenant_id} was not saved`);
       return saved;
     },
 
     /** Removes the connection; returns the row it removed (to revoke its token), or null. */
     async remove(db: Db, tenantId: string): Promise<YoutubeConnectionRow | null> {
-      const [row] = await db('youtube_connections')
-        .where('tenant_id', tenantId)
-        .delete()
-        .returning<YoutubeConnectionRow[]>('*');
+      const [row] = await db('youtube_connections').where('tenant_id', tenantId).delete().returning('*');
       return row ?? null;
     },
   };

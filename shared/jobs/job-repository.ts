@@ -360,7 +360,12 @@ export function createJobRepository() {
       limit: number,
     ): Promise<Array<{ id: string; tenant_id: string; output_key: string; output_bytes: number | null }>> {
       return db('jobs')
-        .select('id', 'tenant_id', 'output_key', 'output_bytes')
+        .select<Array<{ id: string; tenant_id: string; output_key: string; output_bytes: number | null }>>(
+          'id',
+          'tenant_id',
+          'output_key',
+          'output_bytes',
+        )
         .whereNotNull('output_key')
         .whereNull('output_deleted_at')
         .where('output_expires_at', '<=', db.fn.now())
@@ -494,8 +499,8 @@ export function createJobRepository() {
 
     /** The succeeded steps of a job whose name starts with `prefix`, by name, with their results. */
     async succeededStepResults<R>(db: Db, jobId: string, prefix: string): Promise<Map<string, R>> {
-      const rows: Array<{ name: string; result: R }> = await db('job_steps')
-        .select('name', 'result')
+      const rows = await db('job_steps')
+        .select<Array<{ name: string; result: R }>>('name', 'result')
         .where({ job_id: jobId, status: 'succeeded' })
         .where('name', 'like', `${prefix}%`);
       return new Map(rows.map((r) => [r.name, r.result]));

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Knex } from '../db/db.ts';
 import { QuotaExceededError } from '../errors/http-errors.ts';
 import { newId } from '../ids/ids.ts';
+import { present } from '../testing/present.ts';
 import { insertTenant } from '../testing/tenant-fixture.ts';
 import { createTestEnv, type TestEnv } from '../testing/test-env.ts';
 import { periodKey, STORAGE_PERIOD } from './periods.ts';
@@ -159,10 +160,12 @@ describe('reserve', () => {
     await env.db.transaction((trx) =>
       recordUsage(trx, [{ tenantId, jobId, step: 'upload', metric: 'storage_bytes', quantity: 1000 }]),
     );
-    const storage = await env
-      .db('usage_counters')
-      .where({ tenant_id: tenantId, period_start: STORAGE_PERIOD, metric: 'storage_bytes' })
-      .first();
+    const storage = present(
+      await env
+        .db('usage_counters')
+        .where({ tenant_id: tenantId, period_start: STORAGE_PERIOD, metric: 'storage_bytes' })
+        .first(),
+    );
     expect(storage.used).toBe(1000);
     await expect(reserve(env.db, tenantId, { render_seconds: 1 })).rejects.toMatchObject({
       details: { metric: 'storage_bytes', limit: 1000, used: 1000 },
@@ -242,7 +245,7 @@ describe('settle and release', () => {
     expect(await sweepUnsettled(env.db)).toBe(2);
     expect(await sweepUnsettled(env.db)).toBe(0);
     expect(await counters(tenantId)).toEqual({ render_seconds: { used: 0, reserved: 10 } });
-    const open_ = await env.db('job_reservations').where({ job_id: open }).first();
+    const open_ = present(await env.db('job_reservations').where({ job_id: open }).first());
     expect(open_.settled_at).toBeNull();
   });
 });

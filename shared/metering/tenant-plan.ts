@@ -1,17 +1,12 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../db/tables.ts';
 import type { Plan, PlanCatalogue } from './plans.ts';
 
 /** A failed payment keeps the paid plan this long; then the tenant gets the free plan's limits. */
 export const PAST_DUE_GRACE_MS = 7 * 24 * 3600 * 1000;
 
 /** The billing columns of a tenant row that decide which plan's limits apply. */
-export interface TenantBilling {
-  plan: string;
-  subscription_status: string;
-  past_due_since: Date | null;
-  current_period_end: Date | null;
-  cancel_at_period_end: boolean;
-}
+export type TenantBilling = Pick<TableRow<'tenants'>, (typeof TENANT_BILLING_COLUMNS)[number]>;
 
 export const TENANT_BILLING_COLUMNS = [
   'plan',

@@ -33,7 +33,7 @@ export interface UsageAlertDeps {
 
 interface CounterWithTenant extends TenantBilling {
   tenant_id: string;
-  metric: string;
+  metric: Metric;
   used: number;
 }
 
@@ -66,7 +66,7 @@ async function detectAlerts(deps: UsageAlertDeps): Promise<number> {
     .where('c.used', '>', 0)) as CounterWithTenant[];
 
   const candidates = rows.flatMap((r) => {
-    const limit = plans.get(effectivePlanName(r, now)).limits[r.metric as Metric];
+    const limit = plans.get(effectivePlanName(r, now)).limits[r.metric];
     if (limit === null || limit === undefined || limit <= 0) return [];
     return ALERT_THRESHOLDS.filter((t) => r.used >= (limit * t) / 100).map((threshold) => ({
       tenant_id: r.tenant_id,
@@ -84,13 +84,7 @@ async function detectAlerts(deps: UsageAlertDeps): Promise<number> {
     .onConflict(['tenant_id', 'metric', 'period_start', 'threshold'])
     .ignore()
     .returning(['tenant_id', 'metric', 'threshold', 'used', 'limit']);
-  for (const a of inserted as Array<{
-    tenant_id: string;
-    metric: string;
-    threshold: number;
-    used: number;
-    limit: number;
-  }>) {
+  for (const a of inserted) {
     await deps.onAlert?.({
       tenantId: a.tenant_id,
       metric: a.metric,

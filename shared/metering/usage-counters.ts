@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../db/tables.ts';
 import type { Metric } from '../jobs/estimate.ts';
 import { counterPeriod, STORAGE_PERIOD } from './periods.ts';
 
@@ -90,11 +91,7 @@ export async function releaseStorage(trx: Db, tenantId: string, bytes: number): 
     .update({ used: trx.raw('GREATEST(used - ?, 0)', [bytes]), updated_at: trx.fn.now() });
 }
 
-export interface CounterRow {
-  metric: Metric;
-  used: number;
-  reserved: number;
-}
+export type CounterRow = Pick<TableRow<'usage_counters'>, 'metric' | 'used' | 'reserved'>;
 
 /** The counters of one tenant for one month, with storage (from its fixed period). */
 export async function readCounters(db: Db, tenantId: string, period: string): Promise<CounterRow[]> {

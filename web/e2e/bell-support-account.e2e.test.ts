@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApi } from '../../api/testing/api-harness.ts';
 import { type FakeFreshdesk, startFakeFreshdesk } from '../../shared/testing/fake-freshdesk.ts';
+import { present } from '../../shared/testing/present.ts';
 import { unreachableByKeyboard } from './browser.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
@@ -114,7 +115,7 @@ describe('the bell, Support and Account', () => {
     const rows = await t.env.db('notifications').where({ tenant_id: tenantId, user_id: userId });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ type: 'usage.threshold_reached', link: '/usage' });
-    expect(rows[0].read_at).toBeInstanceOf(Date);
+    expect(present(rows[0]).read_at).toBeInstanceOf(Date);
   }, 180_000);
 
   it('when a ticket is sent from the Support page and Freshdesk first answers 500, then it arrives there exactly once', async () => {
@@ -154,7 +155,7 @@ describe('the bell, Support and Account', () => {
       .locator('.who')
       .getByText(/Bell Studio/)
       .waitFor();
-    expect((await t.env.db('tenants').where({ id: tenantId }).first()).name).toBe('Bell Studio');
+    expect(present(await t.env.db('tenants').where({ id: tenantId }).first()).name).toBe('Bell Studio');
   });
 
   it('when the data is exported, then its progress ends in a download link with an expiry, and the ZIP downloads', async () => {
@@ -204,16 +205,18 @@ describe('the bell, Support and Account', () => {
     // The date is the API's, not the page's memory.
     await page.reload();
     await page.getByTestId('deletion-scheduled').waitFor();
-    const tenant = await t.env.db('tenants').where({ id: tenantId }).first();
+    const tenant = present(await t.env.db('tenants').where({ id: tenantId }).first());
     expect(
-      Math.abs(tenant.deletion_scheduled_for.getTime() - (Date.now() + GRACE_SECONDS * 1000)),
+      Math.abs(present(tenant.deletion_scheduled_for).getTime() - (Date.now() + GRACE_SECONDS * 1000)),
     ).toBeLessThan(60_000);
 
     await page.getByRole('button', { name: 'Cancel deletion' }).click();
     await page.getByLabel(/Type the workspace name/).waitFor();
     await unread(3).waitFor();
-    expect((await t.env.db('tenants').where({ id: tenantId }).first()).deletion_scheduled_for).toBeNull();
-    const job = await t.env.db('jobs').where({ tenant_id: tenantId, kind: 'deletion' }).first();
+    expect(
+      present(await t.env.db('tenants').where({ id: tenantId }).first()).deletion_scheduled_for,
+    ).toBeNull();
+    const job = present(await t.env.db('jobs').where({ tenant_id: tenantId, kind: 'deletion' }).first());
     expect(job.status).toBe('canceled');
 
     await page.getByTestId('bell').click();

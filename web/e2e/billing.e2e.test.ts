@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stripeEvent, subscription, WEBHOOK_SECRET } from '../../api/features/billing/billing-test-kit.ts';
 import type { TestApi } from '../../api/testing/api-harness.ts';
 import { type FakeStripe, signedWebhook, startFakeStripe } from '../../shared/testing/fake-stripe.ts';
+import { present } from '../../shared/testing/present.ts';
 import { unreachableByKeyboard } from './browser.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
 
@@ -138,7 +139,7 @@ describe('Billing in Chromium, with Stripe', () => {
     expect(await row('free').getByRole('button').count()).toBe(0);
 
     // Manage billing → the Stripe portal, for this tenant's customer.
-    const tenant = await t.env.db('tenants').where({ plan: 'pro' }).first();
+    const tenant = present(await t.env.db('tenants').where({ plan: 'pro' }).first());
     const customer = tenant.stripe_customer_id as string;
     await page.route(
       'https://billing.stripe.test/**',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApi } from '../../api/testing/api-harness.ts';
+import { present } from '../../shared/testing/present.ts';
 import { type BuildReport, DIST } from '../scripts/build-web.ts';
 import { type Browser, launchBrowser, unreachableByKeyboard } from './browser.ts';
 import { type Dashboard, startDashboard } from './dashboard-kit.ts';
@@ -207,7 +208,7 @@ describe('the dashboard in Chromium', () => {
     for (const bar of await steps.all()) expect(await bar.getAttribute('aria-valuenow')).toBe('100');
 
     // --- Play and download ------------------------------------------------------------------------
-    const row = await t.env.db('jobs').where({ id: jobId }).first();
+    const row = present(await t.env.db('jobs').where({ id: jobId }).first());
     const video = page.locator('video');
     const duration = await video.evaluate(
       (v: HTMLVideoElement) =>

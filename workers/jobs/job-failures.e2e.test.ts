@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { present } from '../../shared/testing/present.ts';
 import { processesFor } from '../../shared/testing/processes.ts';
 import { startTestWorker, type TestWorker } from '../testing/worker-harness.ts';
 
@@ -142,7 +143,7 @@ describe('cancellation', () => {
           if (step && ffmpegFor(id).length > 0) return 'encoding';
           const job = await t.env.db('jobs').where({ id }).first();
           const steps = await t.env.db('job_steps').where({ job_id: id }).select('name', 'status', 'error');
-          return `compose never started: ${job.status} ${job.error_message} ${JSON.stringify(steps)}`;
+          return `compose never started: ${job?.status} ${job?.error_message} ${JSON.stringify(steps)}`;
         },
         { timeout: 45_000, interval: 50 },
       )
@@ -190,11 +191,13 @@ describe('client callbacks', () => {
       const delivery = await t.env.db('webhook_deliveries').where({ job_id: id }).first();
       expect(delivery).toMatchObject({ status: 'delivered', attempts: 3, event: 'job.succeeded' });
       expect(hits).toBe(3);
-      const { webhook_secret } = await t.env.db('tenants').where({ id: tenant }).first();
+      const { webhook_secret } = present(await t.env.db('tenants').where({ id: tenant }).first());
       const last = received[2]!;
       const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(last.signature);
       expect(m).not.toBeNull();
-      const expected = createHmac('sha256', webhook_secret).update(`${m![1]}.${last.body}`).digest('hex');
+      const expected = createHmac('sha256', present(webhook_secret))
+        .update(`${m![1]}.${last.body}`)
+        .digest('hex');
       expect(m![2]).toBe(expected);
       const event = JSON.parse(last.body);
       expect(event).toMatchObject({ type: 'job.succeeded', data: { job: { id, status: 'succeeded' } } });

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
+import type { Role } from '../../shared/auth/roles.ts';
 import { hashSecret, newSecret } from '../../shared/crypto/tokens.ts';
 import { newId } from '../../shared/ids/ids.ts';
+import type { Metric } from '../../shared/jobs/estimate.ts';
 import { type Storage, tenantKey } from '../../shared/storage/storage.ts';
 import { newWebhookSecret } from '../../shared/webhooks/signing.ts';
 
@@ -51,7 +53,7 @@ export async function seedTenant(
   const owner = await user(db, `owner.${opts.label}@example.com`);
   const admin = await user(db, `admin.${opts.label}@example.com`);
   const member = await user(db, `member.${opts.label}@example.com`);
-  const roles: Array<[SeededUser, string]> = [
+  const roles: Array<[SeededUser, Role]> = [
     [owner, 'owner'],
     [admin, 'admin'],
     [member, 'member'],
@@ -163,12 +165,13 @@ export async function seedTenant(
       finished_at: ago(55_000),
     })),
   );
+  const usage: Array<[string, Metric, number]> = [
+    ['tts', 'tts_seconds', 3.2],
+    ['images', 'images', 1],
+    ['compose', 'render_seconds', 4.5],
+  ];
   await db('usage_events').insert(
-    [
-      ['tts', 'tts_seconds', 3.2],
-      ['images', 'images', 1],
-      ['compose', 'render_seconds', 4.5],
-    ].map(([step, metric, quantity]) => ({
+    usage.map(([step, metric, quantity]) => ({
       id: newId('evt'),
       tenant_id: tenantId,
       job_id: jobs.done,

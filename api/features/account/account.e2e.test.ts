@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordBackup } from '../../../shared/backup/backup-store.ts';
 import { recordVerifiedBackup } from '../../../shared/testing/backup-fixture.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 
 const GRACE_SECONDS = 3600;
@@ -38,10 +39,12 @@ describe('account export', () => {
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ kind: 'export', status: 'queued', output: null });
     expect(r.headers.get('location')).toBe(`/v1/jobs/${r.body.id}`);
-    const row = await t.env
-      .db('jobs')
-      .where({ id: r.body.id as string })
-      .first();
+    const row = present(
+      await t.env
+        .db('jobs')
+        .where({ id: r.body.id as string })
+        .first(),
+    );
     expect(row).toMatchObject({ tenant_id: admin.tenant.id, payload: { requested_by: admin.user.id } });
     expect(row.enqueued_at).toBeInstanceOf(Date);
     const queued = await accountQueue().getJob(r.body.id as string);
@@ -79,8 +82,8 @@ describe('account deletion', () => {
       status: 'queued',
       payload: { scheduled_for: r.body.scheduled_for },
     });
-    const tenant = await t.env.db('tenants').where({ id: owner.tenant.id }).first();
-    expect(tenant.deletion_scheduled_for.toISOString()).toBe(r.body.scheduled_for);
+    const tenant = present(await t.env.db('tenants').where({ id: owner.tenant.id }).first());
+    expect(present(tenant.deletion_scheduled_for).toISOString()).toBe(r.body.scheduled_for);
 
     const mail = await t.smtp.waitFor(
       (m, i = t.smtp.mails.indexOf(m)) => i >= before && m.to.includes(owner.user.email),
@@ -128,7 +131,7 @@ describe('account deletion', () => {
     expect(await t.env.db('jobs').where({ id: jobId }).first()).toMatchObject({ status: 'canceled' });
     expect(await accountQueue().getJob(jobId)).toBeUndefined();
     expect(
-      (await t.env.db('tenants').where({ id: owner.tenant.id }).first()).deletion_scheduled_for,
+      present(await t.env.db('tenants').where({ id: owner.tenant.id }).first()).deletion_scheduled_for,
     ).toBeNull();
     await t.smtp.waitFor(
       (m, i = t.smtp.mails.indexOf(m)) => i >= before && m.subject.includes('will not be deleted'),

@@ -1,16 +1,8 @@
 import type { Knex } from 'knex';
-import type { Role } from '../../../shared/auth/roles.ts';
+import type { TableRow } from '../../../shared/db/tables.ts';
 
-export interface ApiKeyRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  role: Role;
-  prefix: string;
-  last4: string;
-  created_at: Date;
-  last_used_at: Date | null;
-}
+/** An API key as the API shows it: never its hash. */
+export type ApiKeyRow = Pick<TableRow<'api_keys'>, (typeof PUBLIC_COLUMNS)[number]>;
 
 const PUBLIC_COLUMNS = [
   'id',
@@ -30,21 +22,20 @@ export function createApiKeyStore() {
       db: Knex | Knex.Transaction,
       row: Omit<ApiKeyRow, 'created_at' | 'last_used_at'> & { key_hash: string; created_by: string | null },
     ): Promise<ApiKeyRow> {
-      const [created] = await db('api_keys')
-        .insert(row)
-        .returning([...PUBLIC_COLUMNS]);
-      return created as ApiKeyRow;
+      const [created] = await db('api_keys').insert(row).returning(PUBLIC_COLUMNS);
+      if (!created) throw new Error('INSERT … RETURNING gave no row');
+      return created;
     },
     async list(db: Knex, tenantId: string): Promise<ApiKeyRow[]> {
       return db('api_keys')
-        .select(PUBLIC_COLUMNS)
+        .select(...PUBLIC_COLUMNS)
         .where({ tenant_id: tenantId })
         .whereNull('revoked_at')
         .orderBy('created_at', 'desc');
     },
     async find(db: Knex | Knex.Transaction, tenantId: string, id: string): Promise<ApiKeyRow | undefined> {
       return db('api_keys')
-        .select(PUBLIC_COLUMNS)
+        .select(...PUBLIC_COLUMNS)
         .where({ tenant_id: tenantId, id })
         .whereNull('revoked_at')
         .first();
@@ -58,7 +49,7 @@ export function createApiKeyStore() {
     },
     async findByHash(db: Knex, keyHash: string): Promise<ApiKeyRow | undefined> {
       return db('api_keys')
-        .select(PUBLIC_COLUMNS)
+        .select(...PUBLIC_COLUMNS)
         .where({ key_hash: keyHash })
         .whereNull('revoked_at')
         .first();

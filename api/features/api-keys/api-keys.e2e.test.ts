@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../../shared/crypto/tokens.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 
 interface CreatedKey {
@@ -57,7 +58,7 @@ describe('API keys', () => {
     expect(me.body).toMatchObject({ tenant: { id: owner.tenant.id }, api_key: { id: k.id }, user: null });
 
     // Only the hash is stored.
-    const row = await t.env.db('api_keys').where({ id: k.id }).first();
+    const row = present(await t.env.db('api_keys').where({ id: k.id }).first());
     expect(row.key_hash).toBe(hashSecret(k.key));
     expect(JSON.stringify(row)).not.toContain(k.key);
   });
@@ -80,12 +81,12 @@ describe('API keys', () => {
 
   it('when a key is used, then its last_used_at is set', async () => {
     const k = await createKey(owner.access_token, 'used');
-    const before = await t.env.db('api_keys').where({ id: k.id }).first();
+    const before = present(await t.env.db('api_keys').where({ id: k.id }).first());
     expect(before.last_used_at).toBeNull();
     expect((await t.call('GET', '/v1/me', { token: k.key })).status).toBe(200);
     // The touch runs after the request is answered.
     await expect
-      .poll(async () => (await t.env.db('api_keys').where({ id: k.id }).first()).last_used_at, {
+      .poll(async () => present(await t.env.db('api_keys').where({ id: k.id }).first()).last_used_at, {
         timeout: 3_000,
       })
       .toBeInstanceOf(Date);
@@ -216,12 +217,11 @@ describe('API keys', () => {
         target_type: 'api_key',
         target_id: e.target,
       });
-      expect(rows[0].ip).toMatch(/127\.0\.0\.1|::1/);
+      expect(present(rows[0]).ip).toMatch(/127\.0\.0\.1|::1/);
     }
-    const rotation = await t.env
-      .db('audit_log')
-      .where({ action: 'api_key.rotated', target_id: rotated.body.id })
-      .first();
+    const rotation = present(
+      await t.env.db('audit_log').where({ action: 'api_key.rotated', target_id: rotated.body.id }).first(),
+    );
     expect(rotation.metadata).toEqual({ replaces: created.body.id });
   });
 });

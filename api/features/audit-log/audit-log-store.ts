@@ -1,18 +1,8 @@
 import type { Knex } from 'knex';
 import { AUDIT_COLUMNS } from '../../../shared/audit/audit-log.ts';
+import type { TableRow } from '../../../shared/db/tables.ts';
 
-export interface AuditRow {
-  id: number;
-  actor_type: string;
-  actor_id: string | null;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  request_id: string | null;
-  ip: string | null;
-  metadata: Record<string, unknown>;
-  created_at: Date;
-}
+export type AuditRow = Pick<TableRow<'audit_log'>, (typeof AUDIT_COLUMNS)[number]>;
 
 export interface AuditFilter {
   /** Exact action, or a family with a trailing `.*` (`member.*`). */
@@ -32,7 +22,7 @@ export function createAuditLogStore() {
   return {
     async list(db: Knex, tenantId: string, f: AuditFilter): Promise<AuditRow[]> {
       const q = db('audit_log')
-        .select(AUDIT_COLUMNS)
+        .select(...AUDIT_COLUMNS)
         .where({ tenant_id: tenantId })
         .orderBy('id', 'desc')
         .limit(f.limit + 1);

@@ -1,14 +1,11 @@
 import type { Knex } from 'knex';
 import type { Role } from '../../../shared/auth/roles.ts';
+import type { TableRow } from '../../../shared/db/tables.ts';
 
-export interface TokenRow {
-  id: string;
-  email: string;
-  purpose: 'login' | 'invite';
-  tenant_id: string | null;
-  role: Role | null;
-  invited_by: string | null;
-}
+export type TokenRow = Pick<
+  TableRow<'magic_link_tokens'>,
+  'id' | 'email' | 'purpose' | 'tenant_id' | 'role' | 'invited_by'
+>;
 
 export interface SessionView {
   id: string;

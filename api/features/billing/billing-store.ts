@@ -1,19 +1,10 @@
 import type { Knex } from 'knex';
-import { TENANT_BILLING_COLUMNS, type TenantBilling } from '../../../shared/metering/tenant-plan.ts';
+import type { TableRow } from '../../../shared/db/tables.ts';
+import { TENANT_BILLING_COLUMNS } from '../../../shared/metering/tenant-plan.ts';
 
 type Db = Knex | Knex.Transaction;
 
-export interface TenantBillingRow extends TenantBilling {
-  id: string;
-  name: string;
-  stripe_customer_id: string | null;
-  stripe_subscription_id: string | null;
-  /** `created` of the newest Stripe event applied to this tenant's subscription state. */
-  stripe_state_at: number | null;
-  plan_changed_at: Date | null;
-  /** End of the subscription's trial (past or future), null when it never had one. */
-  trial_ends_at: Date | null;
-}
+export type TenantBillingRow = Pick<TableRow<'tenants'>, (typeof COLUMNS)[number]>;
 
 export type SubscriptionPatch = Partial<
   Pick<
@@ -39,7 +30,7 @@ const COLUMNS = [
   'stripe_state_at',
   'plan_changed_at',
   'trial_ends_at',
-];
+] as const;
 
 /** SQL of the billing feature: the tenant's Stripe state and the processed-event ledger. */
 export function createBillingStore() {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../../shared/ids/ids.ts';
 import { recordUsage } from '../../../shared/metering/usage-ledger.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 import { type BillingTestKit, startBillingTestKit } from './billing-test-kit.ts';
 
@@ -42,7 +43,7 @@ describe('checkout', () => {
     expect(customers).toHaveLength(1);
     const customerCalls = k.stripe.requests.filter((r) => r.path === '/v1/customers');
     expect(customerCalls.every((r) => r.headers['idempotency-key'] === `customer-${tenantId}`)).toBe(true);
-    const tenant = await k.t.env.db('tenants').where({ id: tenantId }).first();
+    const tenant = present(await k.t.env.db('tenants').where({ id: tenantId }).first());
     expect(tenant.stripe_customer_id).toBe(customers[0]?.id);
 
     const session = k.stripe.requests.filter((r) => r.path === '/v1/checkout/sessions').at(-1);
@@ -60,7 +61,7 @@ describe('checkout', () => {
       ],
       success_url: 'http://rendermill.test/billing?checkout=done&session_id={CHECKOUT_SESSION_ID}',
     });
-    const old = await k.t.env.db('usage_events').where({ tenant_id: tenantId }).first();
+    const old = present(await k.t.env.db('usage_events').where({ tenant_id: tenantId }).first());
     expect(old.report_outcome).toBe('before_billing');
   });
 
@@ -113,7 +114,7 @@ describe('portal, subscription and invoices', () => {
     expect(r.status).toBe(200);
     expect(r.body.url).toMatch(/^https:\/\/billing\.stripe\.test\/p\/session\//);
     const call = k.stripe.requests.filter((q) => q.path === '/v1/billing_portal/sessions').at(-1);
-    const tenant = await k.t.env.db('tenants').where({ id: owner.tenant.id }).first();
+    const tenant = present(await k.t.env.db('tenants').where({ id: owner.tenant.id }).first());
     expect(call?.body).toEqual({ customer: tenant.stripe_customer_id, return_url: 'http://rendermill.test' });
   });
 
@@ -140,11 +141,12 @@ describe('portal, subscription and invoices', () => {
       body: { data: [], next_cursor: null },
     });
     await k.t.call('POST', '/v1/billing/portal', { token: owner.access_token });
-    const tenant = await k.t.env.db('tenants').where({ id: owner.tenant.id }).first();
+    const tenant = present(await k.t.env.db('tenants').where({ id: owner.tenant.id }).first());
+    const customer = present(tenant.stripe_customer_id, 'the Stripe customer the portal call made');
     for (let i = 1; i <= 3; i++) {
       k.stripe.invoices.push({
         id: `in_${tenant.id.slice(4)}_${i}`,
-        customer: tenant.stripe_customer_id,
+        customer,
         status: 'paid',
         number: `RM-${i}`,
         amount_due: 2900,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { present } from '../../../shared/testing/present.ts';
 import type { SignIn } from '../../testing/api-harness.ts';
 import { type BillingTestKit, startBillingTestKit, stripeEvent, subscription } from './billing-test-kit.ts';
 
@@ -20,8 +21,12 @@ const render = (resolution = '720p', duration = 10) => ({
 async function customerTenant(email: string): Promise<{ owner: SignIn; tenantId: string; customer: string }> {
   const owner = await k.t.signIn(email);
   await k.t.call('POST', '/v1/billing/portal', { token: owner.access_token });
-  const row = await k.t.env.db('tenants').where({ id: owner.tenant.id }).first();
-  return { owner, tenantId: owner.tenant.id, customer: row.stripe_customer_id };
+  const row = present(await k.t.env.db('tenants').where({ id: owner.tenant.id }).first());
+  return {
+    owner,
+    tenantId: owner.tenant.id,
+    customer: present(row.stripe_customer_id, 'the Stripe customer'),
+  };
 }
 
 async function tenantRow(id: string) {
@@ -58,7 +63,7 @@ describe('signatures', () => {
     }
     expect(stale.body.detail).toMatch(/tolerance/i);
     expect(await k.t.env.db('stripe_events').where({ id: event.id })).toEqual([]);
-    expect((await tenantRow(tenantId)).plan).toBe('free');
+    expect(present(await tenantRow(tenantId)).plan).toBe('free');
   });
 });
 
@@ -146,7 +151,7 @@ describe('applying events', () => {
       stripe_subscription_id: 'sub_order',
       stripe_state_at: t0 + 5,
     });
-    expect((await tenantRow(tenantId)).current_period_end.getTime()).toBe(periodEnd * 1000);
+    expect(present(present(await tenantRow(tenantId)).current_period_end).getTime()).toBe(periodEnd * 1000);
     expect(await k.t.env.db('stripe_events').where({ id: created.id }).first()).toMatchObject({
       outcome: 'ignored_stale',
     });

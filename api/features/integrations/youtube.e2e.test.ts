@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../../shared/ids/ids.ts';
 import { createSecretBox } from '../../../shared/integrations/secret-box.ts';
 import { type FakeGoogle, startFakeGoogle } from '../../../shared/testing/fake-google.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 
 const KEY = randomBytes(32).toString('hex');
@@ -127,7 +128,7 @@ describe('YouTube connection and publishing', () => {
     expect(replay.headers.get('location')).toContain('reason=invalid_state');
 
     const [refreshToken] = [...google.refreshTokens.keys()].slice(-1);
-    const row = await t.env.db('youtube_connections').where({ tenant_id: owner.tenant.id }).first();
+    const row = present(await t.env.db('youtube_connections').where({ tenant_id: owner.tenant.id }).first());
     expect(JSON.stringify(row)).not.toContain(refreshToken);
     expect(createSecretBox(KEY).open(row.refresh_token_encrypted, owner.tenant.id)).toBe(refreshToken);
     // Bound to the tenant: the same ciphertext does not open as another tenant's.
@@ -156,8 +157,9 @@ describe('YouTube connection and publishing', () => {
     expect(again.body.id).toBe(first.body.id);
     const queued = await t.env.db('jobs').where({ tenant_id: owner.tenant.id, kind: 'publish' });
     expect(queued).toHaveLength(1);
-    expect(queued[0].payload).toMatchObject({ source_job_id: render, title: 'Launch', privacy: 'unlisted' });
-    expect(queued[0].enqueued_at).not.toBeNull();
+    const publish = present(queued[0]);
+    expect(publish.payload).toMatchObject({ source_job_id: render, title: 'Launch', privacy: 'unlisted' });
+    expect(publish.enqueued_at).not.toBeNull();
 
     const badTitle = await t.call('POST', `/v1/jobs/${render}/publish`, {
       token: owner.access_token,

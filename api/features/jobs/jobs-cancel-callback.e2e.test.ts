@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullPrefix } from '../../../shared/queue/queues.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { type JobsTestKit, startJobsTestKit } from './jobs-test-kit.ts';
 
 let k: JobsTestKit;
@@ -23,7 +24,7 @@ describe('cancel of a queued job with a callback_url', () => {
     const id = r.body.id as string;
     expect((await k.t.call('POST', `/v1/jobs/${id}/cancel`, { token: k.keys.member })).status).toBe(202);
 
-    const delivery = await k.t.env.db('webhook_deliveries').where({ job_id: id }).first();
+    const delivery = present(await k.t.env.db('webhook_deliveries').where({ job_id: id }).first());
     expect(delivery).toMatchObject({
       event: 'job.canceled',
       status: 'pending',

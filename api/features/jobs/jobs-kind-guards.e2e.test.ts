@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobStatus } from '../../../shared/jobs/job-contract.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { type JobsTestKit, startJobsTestKit } from './jobs-test-kit.ts';
 
 let k: JobsTestKit;
@@ -9,7 +11,7 @@ afterAll(async () => {
   await k.t.close();
 });
 
-async function insertJob(kind: 'export' | 'deletion', status: string, output = false): Promise<string> {
+async function insertJob(kind: 'export' | 'deletion', status: JobStatus, output = false): Promise<string> {
   const id = `job_guard_${kind}_${Math.random().toString(36).slice(2, 8)}`;
   await k.t.env.db('jobs').insert({
     id,
@@ -47,7 +49,7 @@ describe('job kinds that need more than the route minimum', () => {
       const r = await k.t.call('POST', `/v1/jobs/${id}/cancel`, { token });
       expect(r.status).toBe(403);
     }
-    const row = await k.t.env.db('jobs').where({ id }).first();
+    const row = present(await k.t.env.db('jobs').where({ id }).first());
     expect(row.status).toBe('queued');
     const owner = await k.t.call('POST', `/v1/jobs/${id}/cancel`, { token: k.owner.access_token });
     expect(owner.status).toBe(202);

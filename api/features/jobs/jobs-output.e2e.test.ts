@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
 import { signDownload } from '../../../shared/storage/signed-url.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
+import { present } from '../../../shared/testing/present.ts';
 import type { JobView } from './job-serializer.ts';
 import type { JobsTestKit } from './jobs-test-kit.ts';
 import { readRenderShort, startJobsTestKit } from './jobs-test-kit.ts';
@@ -165,7 +166,7 @@ describe('GET /v1/webhook-secret', () => {
     );
     const secrets = new Set(answers.map((a) => a.body.secret));
     expect(secrets.size).toBe(1);
-    const stored = await k.t.env.db('tenants').where({ id: k.other.tenant.id }).first();
+    const stored = present(await k.t.env.db('tenants').where({ id: k.other.tenant.id }).first());
     expect(secrets.has(stored.webhook_secret)).toBe(true);
     expect(
       await k.t.env.db('audit_log').where({ action: 'webhook_secret.created', tenant_id: k.other.tenant.id }),

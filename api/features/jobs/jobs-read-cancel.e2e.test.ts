@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { present } from '../../../shared/testing/present.ts';
 import type { JobView } from './job-serializer.ts';
 import type { JobsTestKit } from './jobs-test-kit.ts';
 import { readRenderShort, startJobsTestKit } from './jobs-test-kit.ts';
@@ -168,7 +169,7 @@ describe('GET /v1/jobs', () => {
     const ids = stamps.map((_, i) => `job_tie${i}`);
     await k.t.env.db('jobs').insert(
       stamps.map((us, i) => ({
-        id: ids[i],
+        id: present(ids[i]),
         tenant_id: t3.tenant.id,
         kind: 'render',
         payload: '{}',
@@ -235,7 +236,7 @@ describe('POST /v1/jobs/:id/cancel', () => {
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ id, status: 'canceled' });
     expect(r.body.finished_at).not.toBeNull();
-    const row = await k.t.env.db('jobs').where({ id }).first();
+    const row = present(await k.t.env.db('jobs').where({ id }).first());
     expect(row).toMatchObject({ status: 'canceled' });
     expect(row.cancel_requested_at).toBeInstanceOf(Date);
     expect(await queued()).toBe(false);
@@ -252,7 +253,7 @@ describe('POST /v1/jobs/:id/cancel', () => {
     const r = await k.t.call<JobView>('POST', `/v1/jobs/${id}/cancel`, { token });
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ status: 'running', finished_at: null });
-    const row = await k.t.env.db('jobs').where({ id }).first();
+    const row = present(await k.t.env.db('jobs').where({ id }).first());
     expect(row.cancel_requested_at).toBeInstanceOf(Date);
     expect(
       await k.t.env.db('audit_log').where({ action: 'job.cancel_requested', target_id: id }),
@@ -260,7 +261,7 @@ describe('POST /v1/jobs/:id/cancel', () => {
   });
 
   it('when a job already succeeded or failed, then cancel answers 409', async () => {
-    for (const status of ['succeeded', 'failed']) {
+    for (const status of ['succeeded', 'failed'] as const) {
       const id = await submitRender();
       await k.t.env.db('jobs').update({ status, finished_at: new Date() }).where({ id });
       expect((await k.t.call('POST', `/v1/jobs/${id}/cancel`, { token })).status).toBe(409);
@@ -270,7 +271,7 @@ describe('POST /v1/jobs/:id/cancel', () => {
   it('when a viewer cancels, then it answers 403 and the job stays queued', async () => {
     const id = await submitRender();
     expect((await k.t.call('POST', `/v1/jobs/${id}/cancel`, { token: k.keys.viewer })).status).toBe(403);
-    expect((await k.t.env.db('jobs').where({ id }).first()).status).toBe('queued');
+    expect(present(await k.t.env.db('jobs').where({ id }).first()).status).toBe('queued');
   });
 });
 
@@ -289,6 +290,6 @@ describe('tenant walls', () => {
     }
     const list = await k.t.call<Page>('GET', '/v1/jobs?limit=100', { token: theirs });
     expect(list.body.data.map((j) => j.id)).not.toContain(id);
-    expect((await k.t.env.db('jobs').where({ id }).first()).status).toBe('queued');
+    expect(present(await k.t.env.db('jobs').where({ id }).first()).status).toBe('queued');
   });
 });

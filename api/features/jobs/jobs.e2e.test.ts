@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateRender } from '../../../shared/jobs/estimate.ts';
 import { renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
+import { present } from '../../../shared/testing/present.ts';
 import type { JobsTestKit } from './jobs-test-kit.ts';
 import { readRenderShort, startJobsTestKit } from './jobs-test-kit.ts';
 
@@ -72,7 +73,7 @@ describe('POST /v1/renders', () => {
     expect(r.body.estimate).toMatchObject({ images: 3 });
     expect(new Date(r.body.created_at as string).toISOString()).toBe(r.body.created_at);
 
-    const row = await k.t.env.db('jobs').where({ id }).first();
+    const row = present(await k.t.env.db('jobs').where({ id }).first());
     expect(row).toMatchObject({
       tenant_id: k.owner.tenant.id,
       kind: 'render',
@@ -290,7 +291,7 @@ describe('Idempotency-Key', () => {
     });
     expect(second.status).toBe(202);
     expect(second.body.id).not.toBe(first.body.id);
-    const row = await k.t.env.db('idempotency_keys').where({ key: 'old-1' }).first();
+    const row = present(await k.t.env.db('idempotency_keys').where({ key: 'old-1' }).first());
     expect(row.job_id).toBe(second.body.id);
     expect(row.expires_at.getTime()).toBeGreaterThan(Date.now() + 23 * 3600_000);
   });

@@ -11,6 +11,7 @@ import { createQuotaService } from '../../../shared/metering/quota-service.ts';
 import { createMetrics } from '../../../shared/metrics/metrics.ts';
 import { createProducer, type Producer } from '../../../shared/queue/producer.ts';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
 import { createIdempotencyStore } from './idempotency-store.ts';
 import { createJobService, type JobServiceDeps } from './job-service.ts';
@@ -83,7 +84,7 @@ describe('submit: Redis refuses the enqueue', () => {
     const again = await service().submit(actor, submission, 'redis-down-1');
     expect(again).toMatchObject({ replayed: true, job: { id: job.id } });
     expect(await producer.queue('render').getJob(job.id)).toBeDefined();
-    expect((await env.db('jobs').where({ id: job.id }).first()).enqueued_at).toBeInstanceOf(Date);
+    expect(present(await env.db('jobs').where({ id: job.id }).first()).enqueued_at).toBeInstanceOf(Date);
   });
 
   it('when the add hangs, then submit answers after the queue timeout', async () => {
@@ -91,7 +92,7 @@ describe('submit: Redis refuses the enqueue', () => {
     const started = Date.now();
     const { job } = await service({ producer: hanging }).submit(actor, submission, null);
     expect(Date.now() - started).toBeLessThan(2000);
-    expect((await env.db('jobs').where({ id: job.id }).first()).enqueued_at).toBeNull();
+    expect(present(await env.db('jobs').where({ id: job.id }).first()).enqueued_at).toBeNull();
   });
 });
 
@@ -160,7 +161,7 @@ describe('submit: quota seams', () => {
       quota: {
         ...quota,
         release: async (trx, args) => {
-          const row = await trx('jobs').where({ id: args.jobId }).first();
+          const row = present(await trx('jobs').where({ id: args.jobId }).first());
           released.push(`${args.tenantId}:${args.jobId}:${row.status}`);
           await quota.release(trx, args);
         },

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Role } from '../../../shared/auth/roles.ts';
+import type { TableRow } from '../../../shared/db/tables.ts';
 import { POSITION_SQL } from '../../http/keyset-cursor.ts';
 
 type Db = Knex | Knex.Transaction;
@@ -13,15 +14,15 @@ export interface MemberRow {
   position: string;
 }
 
-export interface InviteRow {
-  id: string;
-  email: string;
+export type InviteRow = Pick<
+  TableRow<'magic_link_tokens'>,
+  'id' | 'email' | 'invited_by' | 'created_at' | 'expires_at'
+> & {
+  /** Always set on an invite. */
   role: Role;
-  invited_by: string | null;
-  created_at: Date;
-  expires_at: Date;
+  /** Sort key as exact text, for the next cursor. */
   position: string;
-}
+};
 
 /** Members and invites SQL. Every query is scoped by tenant: a foreign id reads as absent. */
 export function createMemberStore() {
@@ -39,7 +40,8 @@ export function createMemberStore() {
   // Pending invites: unused, unexpired. A used or expired token is history, not an invite.
   const invites = (db: Db, tenantId: string) =>
     db('magic_link_tokens')
-      .select(
+      // The raw `position` is beyond knex's inference: the row type is named here.
+      .select<InviteRow[]>(
         'id',
         'email',
         'role',
@@ -83,7 +85,7 @@ export function createMemberStore() {
     async lockTenant(trx: Knex.Transaction, tenantId: string): Promise<{ name: string }> {
       const row = await trx('tenants').select('name').where({ id: tenantId }).forUpdate().first();
       if (!row) throw new Error(`tenant ${tenantId} vanished under a live session`);
-      return row as { name: string };
+      return row;
     },
 
     async countOwners(db: Db, tenantId: string): Promise<number> {

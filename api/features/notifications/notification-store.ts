@@ -1,21 +1,13 @@
 import type { Knex } from 'knex';
-import type { NotificationType } from '../../../shared/notifications/notify.ts';
+import type { TableRow } from '../../../shared/db/tables.ts';
 import { POSITION_SQL } from '../../http/keyset-cursor.ts';
 
 type Db = Knex | Knex.Transaction;
 
-export interface NotificationRow {
-  id: string;
-  type: NotificationType;
-  title: string;
-  body: string;
-  link: string | null;
-  target_type: string | null;
-  target_id: string | null;
-  created_at: Date;
-  read_at: Date | null;
+export type NotificationRow = Pick<TableRow<'notifications'>, (typeof COLUMNS)[number]> & {
+  /** Sort key as exact text, for the next cursor. */
   position: string;
-}
+};
 
 /** Whose feed: a user in one tenant. Every statement is scoped by both. */
 export interface FeedOwner {
@@ -23,12 +15,23 @@ export interface FeedOwner {
   userId: string;
 }
 
-const COLUMNS = ['id', 'type', 'title', 'body', 'link', 'target_type', 'target_id', 'created_at', 'read_at'];
+const COLUMNS = [
+  'id',
+  'type',
+  'title',
+  'body',
+  'link',
+  'target_type',
+  'target_id',
+  'created_at',
+  'read_at',
+] as const;
 
 export function createNotificationStore() {
   const feed = (db: Db, o: FeedOwner) =>
     db('notifications')
-      .select(...COLUMNS, db.raw(`${POSITION_SQL} AS position`, ['created_at']))
+      // The raw `position` is beyond knex's inference: the row type is named here.
+      .select<NotificationRow[]>(...COLUMNS, db.raw(`${POSITION_SQL} AS position`, ['created_at']))
       .where({ tenant_id: o.tenantId, user_id: o.userId });
 
   return {

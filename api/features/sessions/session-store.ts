@@ -1,24 +1,23 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../../../shared/db/tables.ts';
 import { POSITION_SQL } from '../../http/keyset-cursor.ts';
 
 type Db = Knex | Knex.Transaction;
 
-export interface SessionRow {
-  id: string;
-  tenant_id: string;
-  ip: string | null;
-  user_agent: string | null;
-  created_at: Date;
-  last_used_at: Date;
-  expires_at: Date;
+export type SessionRow = Pick<
+  TableRow<'sessions'>,
+  'id' | 'tenant_id' | 'ip' | 'user_agent' | 'created_at' | 'last_used_at' | 'expires_at'
+> & {
+  /** Sort key as exact text, for the next cursor. */
   position: string;
-}
+};
 
 /** A user's own sessions. Every query is scoped by user: another user's session id reads as absent. */
 export function createSessionStore() {
   const live = (db: Db, userId: string) =>
     db('sessions')
-      .select(
+      // The raw `position` is beyond knex's inference: the row type is named here.
+      .select<SessionRow[]>(
         'id',
         'tenant_id',
         'ip',

@@ -1,22 +1,13 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../../../shared/db/tables.ts';
 import { POSITION_SQL } from '../../http/keyset-cursor.ts';
 
 type Db = Knex | Knex.Transaction;
 
-export interface TicketRow {
-  id: string;
-  tenant_id: string;
-  subject: string;
-  message: string;
-  job_id: string | null;
-  status: 'pending' | 'delivered' | 'failed';
-  channel: 'freshdesk' | 'email' | 'outbox' | null;
-  helpdesk_ticket_id: string | null;
-  requester_email: string;
-  created_at: Date;
-  delivered_at: Date | null;
+export type TicketRow = Pick<TableRow<'support_tickets'>, (typeof COLUMNS)[number]> & {
+  /** Sort key as exact text, for the next cursor. */
   position: string;
-}
+};
 
 const COLUMNS = [
   'id',
@@ -30,32 +21,28 @@ const COLUMNS = [
   'requester_email',
   'created_at',
   'delivered_at',
-];
+] as const;
 
 /** The API's statements on `support_tickets` (the worker's delivery owns the delivery columns). Scoped by tenant. */
 export function createSupportStore() {
   const tickets = (db: Db, tenantId: string) =>
     db('support_tickets')
-      .select(...COLUMNS, db.raw(`${POSITION_SQL} AS position`, ['created_at']))
+      // The raw `position` is beyond knex's inference: the row type is named here.
+      .select<TicketRow[]>(...COLUMNS, db.raw(`${POSITION_SQL} AS position`, ['created_at']))
       .where({ tenant_id: tenantId });
 
   return {
     async insert(
       db: Db,
-      row: {
-        id: string;
-        tenant_id: string;
-        user_id: string | null;
-        api_key_id: string | null;
-        requester_email: string;
-        subject: string;
-        message: string;
-        job_id: string | null;
-      },
+      row: Pick<
+        TableRow<'support_tickets'>,
+        'id' | 'tenant_id' | 'user_id' | 'api_key_id' | 'requester_email' | 'subject' | 'message' | 'job_id'
+      >,
     ): Promise<TicketRow> {
       await db('support_tickets').insert(row);
       const inserted = await tickets(db, row.tenant_id).where({ id: row.id }).first();
-      return inserted as TicketRow;
+      if (!inserted) throw new Error(`ticket ${row.id} vanished after its insert`);
+      return inserted;
     },
 
     async get(db: Db, tenantId: string, id: string): Promise<TicketRow | undefined> {
@@ -80,9 +67,7 @@ export function createSupportStore() {
     },
 
     async userEmail(db: Db, userId: string): Promise<string | null> {
-      const row = (await db('users').select('email').where({ id: userId }).first()) as
-        | { email: string }
-        | undefined;
+      const row = await db('users').select('email').where({ id: userId }).first();
       return row?.email ?? null;
     },
   };

@@ -31,7 +31,8 @@ const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
  */
 export async function ledgerPage(db: Knex, q: LedgerQuery): Promise<LedgerRow[]> {
   const query = db('usage_events')
-    .select(
+    // The raw columns are beyond knex's inference: the row type is named here.
+    .select<Array<Omit<LedgerRow, 'occurred_at'>>>(
       'id',
       'job_id',
       'step',
@@ -52,7 +53,7 @@ export async function ledgerPage(db: Knex, q: LedgerQuery): Promise<LedgerRow[]>
     const op = q.order === 'asc' ? '>' : '<';
     query.whereRaw(`(occurred_at, id) ${op} (?::timestamptz, ?)`, [q.after.at, q.after.id]);
   }
-  const rows = (await query) as Array<Omit<LedgerRow, 'occurred_at'>>;
+  const rows = await query;
   // Millisecond RFC 3339 for clients; the microsecond position only travels inside cursors.
   return rows.map((r) => ({ ...r, occurred_at: `${r.position.slice(0, 23)}Z` }));
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../../shared/ids/ids.ts';
 import { periodKey } from '../../../shared/metering/periods.ts';
 import { recordUsage } from '../../../shared/metering/usage-ledger.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { type SignIn, startTestApi, type TestApi } from '../../testing/api-harness.ts';
 
 // Tiny limits: a 10-second render fits ten times into the free plan.
@@ -163,8 +164,8 @@ describe('the usage ledger', () => {
     expect(seen).toEqual([...ids].reverse());
 
     const rows = await t.env.db('usage_events').whereIn('id', ids).orderBy('occurred_at');
-    const from = rows[2].occurred_at.toISOString();
-    const to = rows[5].occurred_at.toISOString();
+    const from = present(rows[2]).occurred_at.toISOString();
+    const to = present(rows[5]).occurred_at.toISOString();
     const ranged = await t.call<{ data: Array<{ id: string; metric: string; quantity: number }> }>(
       'GET',
       `/v1/usage/events?from=${from}&to=${to}`,

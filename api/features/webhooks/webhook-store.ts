@@ -1,41 +1,15 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../../../shared/db/tables.ts';
 import { POSITION_SQL } from '../../http/keyset-cursor.ts';
 
-export interface EndpointRow {
-  tenant_id: string;
-  url: string;
-  events: string[] | null;
-  created_at: Date;
-  updated_at: Date;
-}
+export type EndpointRow = TableRow<'webhook_endpoints'>;
 
-export interface DeliveryRow {
-  id: string;
-  tenant_id: string;
-  job_id: string | null;
-  event: string;
-  event_id: string | null;
-  url: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  next_retry_at: Date | null;
-  created_at: Date;
-  delivered_at: Date | null;
+export type DeliveryRow = Omit<TableRow<'webhook_deliveries'>, 'payload'> & {
+  /** Sort key as exact text, for the next cursor. */
   position: string;
-}
+};
 
-export interface AttemptRow {
-  delivery_id: string;
-  attempted_at: Date;
-  url: string;
-  status_code: number | null;
-  latency_ms: number;
-  response_body: string | null;
-  error: string | null;
-  next_retry_at: Date | null;
-}
+export type AttemptRow = Omit<TableRow<'webhook_attempts'>, 'id' | 'tenant_id'>;
 
 export interface DeliveryFilter {
   status?: string;
@@ -64,7 +38,8 @@ export function createWebhookStore() {
         .onConflict('tenant_id')
         .merge({ url, events: events ? JSON.stringify(events) : null, updated_at: trx.fn.now() })
         .returning('*');
-      return row as EndpointRow;
+      if (!row) throw new Error('INSERT … RETURNING gave no row');
+      return row;
     },
     async deleteEndpoint(trx: Knex.Transaction, tenantId: string): Promise<boolean> {
       return (await trx('webhook_endpoints').where({ tenant_id: tenantId }).delete()) > 0;
@@ -78,7 +53,7 @@ export function createWebhookStore() {
           { column: 'id', order: 'desc' },
         ])
         .limit(f.limit + 1);
-      if (f.status) q.where({ status: f.status });
+      if (f.status) q.where('status', f.status);
       if (f.jobId) q.where({ job_id: f.jobId });
       if (f.event) q.where({ event: f.event });
       if (f.from) q.where('created_at', '>=', f.from);

@@ -1,16 +1,9 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../../../shared/db/tables.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 
 /** Proof of an erasure, kept afterwards: no personal data, no tenant id (only its pseudonym). */
-export interface DeletionReceipt {
-  id: string;
-  job_id: string;
-  tenant_ref: string;
-  counts: Record<string, number>;
-  started_at: Date;
-  completed_at: Date | null;
-  notified_at: Date | null;
-}
+export type DeletionReceipt = TableRow<'deletion_receipts'>;
 
 /** Receipt SQL. One receipt per deletion job: every write is keyed by the job id, so re-runs converge. */
 export function createReceiptStore(db: Knex) {
@@ -36,7 +29,9 @@ export function createReceiptStore(db: Knex) {
         })
         .onConflict('job_id')
         .ignore();
-      return (await trx('deletion_receipts').where({ job_id: r.jobId }).first()) as DeletionReceipt;
+      const receipt = await trx('deletion_receipts').where({ job_id: r.jobId }).first();
+      if (!receipt) throw new Error(`receipt of ${r.jobId} vanished inside its transaction`);
+      return receipt;
     },
 
     async complete(db2: Knex | Knex.Transaction, jobId: string): Promise<void> {

@@ -12,6 +12,7 @@ import { ALL_QUEUES } from '../../../shared/queue/queues.ts';
 import { createRedis, type RedisClient } from '../../../shared/redis/redis.ts';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
 import { tenantPrefix } from '../../../shared/storage/storage.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { startSmtpSink } from '../../../shared/testing/smtp-sink.ts';
 import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
 import { runTenantJob } from '../../jobs/job-runner.ts';
@@ -65,7 +66,7 @@ async function doomed(label: string) {
   ] as const) {
     await producer.enqueueJob({ id, tenant_id: t.tenantId, kind });
   }
-  const delivery = await env.db('webhook_deliveries').where({ tenant_id: t.tenantId }).first();
+  const delivery = present(await env.db('webhook_deliveries').where({ tenant_id: t.tenantId }).first());
   await producer.enqueueCallback({ deliveryId: delivery.id, tenantId: t.tenantId });
   const id = newId('job');
   const scheduledFor = new Date(Date.now() - 1000).toISOString();
@@ -128,7 +129,7 @@ describe('account deletion steps', () => {
     expect(await services.storage.list(tenantPrefix(t.tenantId))).toEqual([]);
     expect(await bullJobsOf(t.tenantId)).toEqual([]);
 
-    const receipt = await env.db('deletion_receipts').where({ job_id: job.id }).first();
+    const receipt = present(await env.db('deletion_receipts').where({ job_id: job.id }).first());
     expect(receipt.tenant_ref).toBe(tenantPseudonym(t.tenantId));
     expect(receipt.completed_at).toBeInstanceOf(Date);
     expect(receipt.notified_at).toBeInstanceOf(Date);
@@ -188,7 +189,7 @@ describe('account deletion steps', () => {
   it('when the deletion crashes after its second step, then a fresh run completes it with the first census', async () => {
     const { t, job, payload } = await doomed('crash');
     await runSteps(deletionSteps, { services, job, payload, stopAfter: 'cancel-jobs' });
-    const partial = await env.db('deletion_receipts').where({ job_id: job.id }).first();
+    const partial = present(await env.db('deletion_receipts').where({ job_id: job.id }).first());
     expect(partial.completed_at).toBeNull();
     expect(await env.db('sessions').where({ tenant_id: t.tenantId }).whereNull('revoked_at')).toEqual([]);
     expect(await env.db('jobs').where({ tenant_id: t.tenantId, status: 'queued' })).toEqual([
@@ -198,7 +199,7 @@ describe('account deletion steps', () => {
     // The process died: nothing of the first run's results survives but what it wrote.
     await runSteps(deletionSteps, { services, job, payload });
 
-    const done = await env.db('deletion_receipts').where({ job_id: job.id }).first();
+    const done = present(await env.db('deletion_receipts').where({ job_id: job.id }).first());
     expect(done.counts).toEqual(partial.counts);
     expect(done.completed_at).toBeInstanceOf(Date);
     expect(await scanDatabase(env.db, needles(t))).toEqual([]);
@@ -223,9 +224,9 @@ describe('account deletion steps', () => {
     await runSteps(deletionSteps, { services, job, payload });
 
     expect(await scanDatabase(env.db, needles(t))).toEqual([]);
-    expect((await env.db('deletion_receipts').where({ job_id: job.id }).first()).completed_at).toBeInstanceOf(
-      Date,
-    );
+    expect(
+      present(await env.db('deletion_receipts').where({ job_id: job.id }).first()).completed_at,
+    ).toBeInstanceOf(Date);
   });
 
   it('when the job runner runs the deletion, then the job that erased its own row ends without error or retry', async () => {

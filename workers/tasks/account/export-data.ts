@@ -32,7 +32,7 @@ export function createExportReader(db: Knex, tenantId: string, batchSize = 500) 
   }
 
   return {
-    async tenant(): Promise<Row> {
+    async tenant(): Promise<Row | undefined> {
       return db('tenants')
         .select('id', 'name', 'plan', 'created_at', 'deletion_scheduled_for')
         .where({ id: tenantId })
@@ -164,7 +164,7 @@ export function createExportReader(db: Knex, tenantId: string, batchSize = 500) 
       let after = 0;
       for (;;) {
         const rows: Row[] = await db('audit_log')
-          .select(AUDIT_COLUMNS)
+          .select(...AUDIT_COLUMNS)
           .where({ tenant_id: tenantId })
           .where('id', '>', after)
           .orderBy('id')

@@ -5,6 +5,7 @@ import { createLogger } from '../../../shared/logging/logger.ts';
 import { createMailer, type Mailer } from '../../../shared/mail/mailer.ts';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
 import { verifyDownload } from '../../../shared/storage/signed-url.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { startSmtpSink } from '../../../shared/testing/smtp-sink.ts';
 import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
 import type { StepServices } from '../../jobs/step.ts';
@@ -74,7 +75,7 @@ describe('account export steps', () => {
     expect(manifest).toMatchObject({ tenant_id: team.tenantId, export_job_id: job.id, version: 1 });
     expect(new Set(manifest.files.map((f: { path: string }) => f.path))).toEqual(new Set(files.keys()));
 
-    const tenant = await db('tenants').where({ id: team.tenantId }).first();
+    const tenant = present(await db('tenants').where({ id: team.tenantId }).first());
     expect(json(files, 'tenant.json')).toMatchObject({ id: tenant.id, name: tenant.name, plan: tenant.plan });
 
     const members = await db('memberships as m')
@@ -151,7 +152,7 @@ describe('account export steps', () => {
       ...(await env.db('magic_link_tokens').pluck('token_hash')),
       ...(await env.db('refresh_tokens').pluck('token_hash')),
       ...(await env.db('api_keys').pluck('key_hash')),
-      ...(await env.db('tenants').pluck('webhook_secret')),
+      ...(await env.db('tenants').pluck('webhook_secret')).map((s) => present(s, 'a webhook secret')),
     ];
     const forbidden = [
       ...team.secrets,

@@ -7,6 +7,7 @@ import { createLogger } from '../../../shared/logging/logger.ts';
 import { createLocalStorage } from '../../../shared/storage/local-storage.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
 import { type FakeGoogle, startFakeGoogle } from '../../../shared/testing/fake-google.ts';
+import { present } from '../../../shared/testing/present.ts';
 import type { StepServices } from '../../jobs/step.ts';
 import { loadJob, runSteps } from '../../testing/run-steps.ts';
 import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
@@ -183,9 +184,9 @@ describe('publish.youtube', () => {
     expect(chunks.filter((c) => c.outcome === 'ok').map((c) => c.start)).toEqual([0, CHUNK, 2 * CHUNK]);
     expect(chunks.filter((c) => c.outcome === 'failed').map((c) => c.start)).toEqual(Array(5).fill(CHUNK));
     // The upload step saved the session before sending; its final result names the video.
-    const step = await t.env.db('job_steps').where({ job_id: id, name: 'upload' }).first();
+    const step = present(await t.env.db('job_steps').where({ job_id: id, name: 'upload' }).first());
     expect(step.status).toBe('succeeded');
-    expect(step.result.video_id).toBe(session?.videoId);
+    expect(step.result).toMatchObject({ video_id: session?.videoId });
   });
 
   it('when the channel revoked access, then the job fails with youtube_disconnected without retrying', async () => {

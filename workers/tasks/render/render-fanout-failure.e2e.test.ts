@@ -2,6 +2,7 @@ import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullPrefix } from '../../../shared/queue/queues.ts';
 import { createRedis } from '../../../shared/redis/redis.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
 
 let t: TestWorker;
@@ -48,7 +49,7 @@ describe('render fan-out when children fail', () => {
       ]);
       const usage = await t.env.db('usage_events').where({ job_id: id, metric: 'render_seconds' });
       expect(usage).toHaveLength(1);
-      expect(usage[0].quantity).toBeCloseTo(3, 1);
+      expect(present(usage[0]).quantity).toBeCloseTo(3, 1);
     } finally {
       await breaker.close();
       connection.disconnect();

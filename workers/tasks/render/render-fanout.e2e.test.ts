@@ -1,6 +1,7 @@
 import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFixture } from '../../../shared/testing/fixtures.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { processesFor } from '../../../shared/testing/processes.ts';
 import { stepSpan } from '../../jobs/job-runner.ts';
 import { decodeErrors, videoStream } from '../../media/media-checks.ts';
@@ -71,7 +72,7 @@ describe('render fan-out', () => {
       'images/images',
       'tts/tts_seconds',
     ]);
-    expect(Math.abs(usage[0].quantity - info.durationSeconds)).toBeLessThan(0.05);
+    expect(Math.abs(present(usage[0]).quantity - info.durationSeconds)).toBeLessThan(0.05);
   });
 
   it('when the same spec is rendered again, then every child finds its segment in the tenant cache and encodes nothing', async () => {
@@ -119,7 +120,7 @@ describe('render fan-out', () => {
         if (seg && status[x] === 'running' && status[y] === 'queued') oneQueuedWhileOthersSegments = true;
       }
       if (status[a] === 'succeeded' && status[b] === 'succeeded') break;
-      if (['failed', 'canceled'].includes(status[a]) || ['failed', 'canceled'].includes(status[b])) break;
+      if ([status[a], status[b]].some((s) => s === 'failed' || s === 'canceled')) break;
       if (Date.now() > deadline) throw new Error(`still ${status[a]} / ${status[b]}`);
       await new Promise((r) => setTimeout(r, 50));
     }

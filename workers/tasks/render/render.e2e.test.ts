@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFixture } from '../../../shared/testing/fixtures.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { decodeErrors, videoStream } from '../../media/media-checks.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { startTestWorker, type TestWorker } from '../../testing/worker-harness.ts';
@@ -41,7 +42,7 @@ describe('render.run', () => {
       ['segment-02', 'succeeded', false],
       ['segment-03', 'succeeded', false],
     ]);
-    const speech = (steps[0].result as { scenes: Array<{ durationSeconds: number } | null> }).scenes;
+    const speech = (present(steps[0]).result as { scenes: Array<{ durationSeconds: number } | null> }).scenes;
     const expected = speech[0]!.durationSeconds + speech[1]!.durationSeconds + 3;
     expect(Math.abs(info.durationSeconds - expected)).toBeLessThanOrEqual(0.1);
 
@@ -125,7 +126,7 @@ describe('render.run', () => {
     expect(info.durationSeconds).toBeLessThan(Number(a.output_duration_seconds));
     const billed = await t.env.db('usage_events').where({ job_id: second, metric: 'render_seconds' });
     expect(billed).toHaveLength(1);
-    expect(Math.abs(billed[0].quantity - info.durationSeconds)).toBeLessThan(0.05);
+    expect(Math.abs(present(billed[0]).quantity - info.durationSeconds)).toBeLessThan(0.05);
     // GET /v1/jobs/:id reads these rows: one step per segment, with its cache_hit.
     expect(await t.env.db('job_steps').where({ job_id: second }).count('* as n').first()).toEqual({ n: 6 });
   });
@@ -168,7 +169,7 @@ describe('outputs and metrics', () => {
     expect(await sweepExpiredOutputs(t.worker.services)).toBe(1);
     expect(await t.worker.services.storage.stat(job.output_key!)).toBeNull();
     expect(file).toContain(tenant);
-    const after = await t.env.db('jobs').where({ id }).first();
+    const after = present(await t.env.db('jobs').where({ id }).first());
     expect(after.output_deleted_at).not.toBeNull();
     expect(await sweepExpiredOutputs(t.worker.services)).toBe(0);
   });

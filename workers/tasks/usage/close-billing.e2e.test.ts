@@ -3,6 +3,7 @@ import { createStripeClient } from '../../../shared/billing/stripe-client.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
 import { loadPlanCatalogue } from '../../../shared/metering/plans.ts';
 import { type FakeStripe, startFakeStripe } from '../../../shared/testing/fake-stripe.ts';
+import { present } from '../../../shared/testing/present.ts';
 import { createTestEnv, type TestEnv } from '../../../shared/testing/test-env.ts';
 import { createAccountBilling } from './close-billing.ts';
 
@@ -57,7 +58,7 @@ describe('closing a deleted tenant’s billing', () => {
     const deleteAt = stripe.requests.findIndex((r) => r.method === 'DELETE');
     const lastMeter = stripe.requests.map((r) => r.path).lastIndexOf('/v1/billing/meter_events');
     expect(deleteAt).toBeGreaterThan(lastMeter);
-    expect((await env.db('tenants').where({ id: 'ten_close' }).first()).stripe_customer_id).toBeNull();
+    expect(present(await env.db('tenants').where({ id: 'ten_close' }).first()).stripe_customer_id).toBeNull();
     const before = stripe.requests.length;
     await billing().deleteCustomer('ten_close', new AbortController().signal);
     expect(stripe.requests.length).toBe(before); // nothing left to report or delete
