@@ -22,7 +22,8 @@ export interface JobDefinition<P = unknown> {
   kind: JobRow['kind'];
   /** zod 3 or zod 4 schema of the stored request. */
   request: SafeParser<P>;
-  steps: StepDefinition<P>[];
+  /** In order; built with `steps()` when a step reads earlier results, so the reads are type-checked. */
+  steps: readonly StepDefinition<P>[];
 }
 
 /**

@@ -16,7 +16,7 @@ export interface StepRun {
  * names are in `results` already are skipped (a resumed attempt); `stopAfter` ends the run early.
  */
 export async function runSteps<P>(
-  steps: StepDefinition<P>[],
+  steps: readonly StepDefinition<P>[],
   o: {
     services: StepServices;
     job: JobRow;

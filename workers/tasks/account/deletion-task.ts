@@ -1,10 +1,11 @@
+import { z } from 'zod';
 import { tenantPseudonym } from '../../../shared/account/tenant-pseudonym.ts';
 import { type DeletionRequest, deletionRequestSchema } from '../../../shared/jobs/account-requests.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { tenantPrefix } from '../../../shared/storage/storage.ts';
 import { BadInputError, TaskError } from '../../jobs/job-errors.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
-import type { StepContext, StepDefinition } from '../../jobs/step.ts';
+import { readingStep, type StepContext, type StepDefinition, steps } from '../../jobs/step.ts';
 import { createReceiptStore, receiptMail } from './deletion-receipt.ts';
 import { purgeTenantQueues } from './queue-purge.ts';
 import { revokeIntegrations } from './revoke-integrations.ts';
@@ -35,7 +36,7 @@ const LONG_MS = 30 * 60 * 1000;
  * counts what it holds and opens the receipt with those counts. The owners' addresses are
  * captured for the final mail. On a resumed deletion (receipt exists) the guards are skipped.
  */
-const inventory: StepDefinition<DeletionRequest> = {
+const inventory: StepDefinition<DeletionRequest, { receipt_id: string; owners: string[] }, 'inventory'> = {
   name: 'inventory',
   weight: 1,
   deadlineMs: () => 5 * 60 * 1000,
@@ -160,26 +161,30 @@ const eraseData: StepDefinition<DeletionRequest> = {
   },
 };
 
+// Only the owners of the inventory; one written by older code may have captured none.
+const capturedOwners = z.object({ inventory: z.object({ owners: z.array(z.string()).optional() }) });
+
 /**
  * `notify-owners`: mails the receipt to the owners captured by `inventory` — before the last
  * step, because once the job row is gone nothing would retry a lost mail. At least once.
  */
-const notifyOwners: StepDefinition<DeletionRequest> = {
+const notifyOwners = readingStep({
   name: 'notify-owners',
   weight: 1,
-  async run(ctx: Ctx) {
+  reads: capturedOwners,
+  async run(ctx: StepContext<DeletionRequest, z.infer<typeof capturedOwners>>) {
     const { db, mailer } = ctx.services;
     const receipts = createReceiptStore(db);
     const receipt = await receipts.find(db, ctx.job.id);
     if (!receipt || receipt.notified_at) return { result: { notified: 0 } };
-    const captured = (ctx.results.inventory as { owners?: string[] } | undefined)?.owners;
+    const captured = ctx.results.inventory.owners;
     const owners = captured?.length ? captured : await ownerEmails(db, ctx.job.tenant_id);
     const mail = receiptMail(receipt);
     for (const to of owners) await mailer.send({ to, ...mail });
     await receipts.markNotified(ctx.job.id);
     return { result: { notified: owners.length } };
   },
-};
+});
 
 /**
  * `finalize`: one transaction erases what is left — stragglers, memberships, users in no other
@@ -227,17 +232,16 @@ const finalize: StepDefinition<DeletionRequest> = {
 };
 
 /** The steps of a `deletion` job (`account.delete`), in order; each may run again after a crash. */
-export const deletionSteps: StepDefinition<DeletionRequest>[] = [
-  inventory,
-  cancelJobs,
-  deleteStorage,
-  closeBilling,
-  revokeIntegrations,
-  pseudonymiseUsage,
-  eraseData,
-  notifyOwners,
-  finalize,
-];
+export const deletionSteps = steps<DeletionRequest>()
+  .add(inventory)
+  .add(cancelJobs)
+  .add(deleteStorage)
+  .add(closeBilling)
+  .add(revokeIntegrations)
+  .add(pseudonymiseUsage)
+  .add(eraseData)
+  .add(notifyOwners)
+  .add(finalize).steps;
 
 /** Catalog entry for `account.delete` (queue `account`). */
 export const deletionJob: JobDefinition<DeletionRequest> = {

@@ -3,19 +3,23 @@ import path from 'node:path';
 import { mapLimit } from '../../../shared/async/map-limit.ts';
 import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
-import type { StepContext, StepDefinition } from '../../jobs/step.ts';
+import { type DeadlineContext, readingStep, type StepContext } from '../../jobs/step.ts';
 import { joinSegments } from '../../media/compose.ts';
-import { planSegments, produceSegment, sceneDurations } from './segment-plan.ts';
+import {
+  planSegments,
+  produceSegment,
+  type SegmentInputs,
+  sceneDurations,
+  segmentInputs,
+} from './segment-plan.ts';
 import { recordedSegments, recordSegmentStep, segmentStepName } from './segment-steps.ts';
-import type { NarrationResult } from './tts-step.ts';
 
 export { sceneDurations };
 
 const PARALLEL = Math.max(2, os.availableParallelism());
 
-function planned(ctx: { payload: RenderRequest; results: Record<string, unknown> }): number {
-  const narration = ctx.results.tts as NarrationResult | undefined;
-  return narration ? sceneDurations(ctx.payload, narration).reduce((a, b) => a + b, 0) : 60;
+function planned(ctx: DeadlineContext<RenderRequest, SegmentInputs>): number {
+  return sceneDurations(ctx.payload, ctx.results.tts).reduce((a, b) => a + b, 0);
 }
 
 /** Job id of scene i's render.segment child: one per render and scene, so a second fan-out adds nothing. */
@@ -39,15 +43,16 @@ export function segmentJobId(jobId: string, index: number): string {
  * (the cache saves our CPU and the client's time, not the price); `storage_bytes` = bytes of the
  * output held.
  */
-export const composeStep: StepDefinition<RenderRequest> = {
+export const composeStep = readingStep({
   name: 'compose',
   weight: 4,
+  reads: segmentInputs,
   // One ffmpeg per scene (two at a time), one to join, one probe, storage copies in and out: on a
   // loaded machine process start-ups dominate short videos, so the deadline counts them.
-  deadlineMs: (ctx) =>
+  deadlineMs: (ctx: DeadlineContext<RenderRequest, SegmentInputs>) =>
     ctx.config.STEP_TIMEOUT_SECONDS * 1000 * (4 + Math.ceil(ctx.payload.scenes.length / 2)) +
     planned(ctx) * 2000,
-  async run(ctx: StepContext<RenderRequest>) {
+  async run(ctx: StepContext<RenderRequest, SegmentInputs>) {
     const { storage, db } = ctx.services;
     const plan = await planSegments(ctx.payload, ctx.results);
     const { format, durations } = plan;
@@ -109,4 +114,4 @@ export const composeStep: StepDefinition<RenderRequest> = {
       output: { key, contentType: 'video/mp4', bytes, durationSeconds: video.durationSeconds },
     };
   },
-};
+});

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { z } from 'zod';
 import { mapLimit } from '../../../shared/async/map-limit.ts';
 import { type RenderRequest, renderSize } from '../../../shared/jobs/job-requests.ts';
 import { cached, cacheKey, RENDERER_VERSION } from '../../cache/media-cache.ts';
@@ -8,12 +9,11 @@ const PARALLEL = Math.max(2, os.availableParallelism());
 
 import { drawScene } from './scene-source.ts';
 
-export interface SceneImagesResult {
-  images: Array<{ imageKey: string }>;
-}
+export const sceneImagesResult = z.object({ images: z.array(z.object({ imageKey: z.string() })) });
+export type SceneImagesResult = z.infer<typeof sceneImagesResult>;
 
 /** Draws every scene at the output resolution; cached per tenant. Billed `images` = images drawn (hits free). */
-export const sceneImagesStep: StepDefinition<RenderRequest> = {
+export const sceneImagesStep: StepDefinition<RenderRequest, SceneImagesResult, 'images'> = {
   name: 'images',
   weight: 1,
   deadlineMs: ({ payload, config }) =>
@@ -46,7 +46,7 @@ export const sceneImagesStep: StepDefinition<RenderRequest> = {
       },
     );
     return {
-      result: { images } satisfies SceneImagesResult,
+      result: { images },
       usage: [{ metric: 'images', quantity: drawn }],
       cacheHit: drawn === 0,
     };

@@ -1,5 +1,6 @@
 import { type RenderRequest, renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
+import { steps } from '../../jobs/step.ts';
 import { composeStep } from './compose-step.ts';
 import { sceneImagesStep } from './images-step.ts';
 import { narrationStep } from './tts-step.ts';
@@ -8,5 +9,5 @@ import { narrationStep } from './tts-step.ts';
 export const renderJob: JobDefinition<RenderRequest> = {
   kind: 'render',
   request: renderRequestSchema,
-  steps: [narrationStep, sceneImagesStep, composeStep],
+  steps: steps<RenderRequest>().add(narrationStep).add(sceneImagesStep).add(composeStep).steps,
 };

@@ -1,11 +1,16 @@
 import path from 'node:path';
+import { z } from 'zod';
 import { type RenderRequest, renderSize } from '../../../shared/jobs/job-requests.ts';
 import { cachedFiles, cacheKey } from '../../cache/media-cache.ts';
 import type { StepServices } from '../../jobs/step.ts';
 import { encodeSegment, segmentEncoderVersion, type VideoFormat } from '../../media/compose.ts';
 import { gopFrames } from '../../media/still-gop.ts';
-import type { SceneImagesResult } from './images-step.ts';
-import type { NarrationResult } from './tts-step.ts';
+import { sceneImagesResult } from './images-step.ts';
+import { type NarrationResult, narrationResult } from './tts-step.ts';
+
+/** What a render's segments are made from: the results of its `tts` and `images` steps. */
+export const segmentInputs = z.object({ tts: narrationResult, images: sceneImagesResult });
+export type SegmentInputs = z.infer<typeof segmentInputs>;
 
 /**
  * A scene lasts as long as its narration, or its `duration` when it has no text (README: Jobs API).
@@ -37,12 +42,8 @@ export interface SegmentPlan {
  * the scene's image and narration (their cache keys are content addresses), its duration, the
  * output size and fps, the GOP length and the encoder version.
  */
-export async function planSegments(
-  payload: RenderRequest,
-  results: Record<string, unknown>,
-): Promise<SegmentPlan> {
-  const narration = results.tts as NarrationResult;
-  const images = results.images as SceneImagesResult;
+export async function planSegments(payload: RenderRequest, inputs: SegmentInputs): Promise<SegmentPlan> {
+  const { tts: narration, images } = inputs;
   const durations = sceneDurations(payload, narration);
   const [width, height] = renderSize(payload);
   const format = { width, height, fps: payload.fps };

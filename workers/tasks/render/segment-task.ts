@@ -13,7 +13,7 @@ import { createJobEvents } from '../../jobs/job-events.ts';
 import { stepSpan } from '../../jobs/job-runner.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
 import { renderJob } from './render-task.ts';
-import { planSegments, produceSegment } from './segment-plan.ts';
+import { planSegments, produceSegment, segmentInputs } from './segment-plan.ts';
 import { recordedSegments, recordSegmentStep, segmentStepName } from './segment-steps.ts';
 
 /** What a render.segment child returns to its parent (BullMQ keeps it in the parent's processed set). */
@@ -43,10 +43,13 @@ export async function runSegment(
   if (job.cancel_requested_at) return canceled(services, store, job);
   const parsed = renderRequestSchema.safeParse(job.payload);
   if (!parsed.success) throw new UnrecoverableError('render request does not parse');
-  const results = Object.fromEntries(
-    (await store.steps(db, job.id)).filter((s) => s.status === 'succeeded').map((s) => [s.name, s.result]),
+  const inputs = segmentInputs.safeParse(
+    Object.fromEntries(
+      (await store.steps(db, job.id)).filter((s) => s.status === 'succeeded').map((s) => [s.name, s.result]),
+    ),
   );
-  const plan = await planSegments(parsed.data, results);
+  if (!inputs.success) throw new UnrecoverableError("the render's narration and images do not parse");
+  const plan = await planSegments(parsed.data, inputs.data);
   if (!plan.scenes[data.index]) throw new UnrecoverableError(`render has no scene ${data.index}`);
   const name = segmentStepName(data.index);
 

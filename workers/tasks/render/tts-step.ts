@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { mapLimit } from '../../../shared/async/map-limit.ts';
 import type { RenderRequest } from '../../../shared/jobs/job-requests.ts';
 import { cachedSpeech } from '../../cache/cached-speech.ts';
@@ -7,17 +8,20 @@ import type { StepDefinition } from '../../jobs/step.ts';
 
 const PARALLEL = Math.max(2, os.availableParallelism());
 
-export interface NarrationResult {
+export const narrationResult = z.object({
   /** Per scene: the narration's storage key, length and the engine that spoke it, or null for a silent scene */
-  scenes: Array<{ audioKey: string; durationSeconds: number; engine?: string } | null>;
-}
+  scenes: z.array(
+    z.object({ audioKey: z.string(), durationSeconds: z.number(), engine: z.string().optional() }).nullable(),
+  ),
+});
+export type NarrationResult = z.infer<typeof narrationResult>;
 
 /**
  * Speaks each scene's text. Each scene is cached per tenant by (text, voice, engine and
  * version). Billed `tts_seconds` = seconds actually synthesised (cache hits are free). The step
  * records the engines that spoke (`http`, `espeak-ng` when the hosted provider fell back, or both).
  */
-export const narrationStep: StepDefinition<RenderRequest> = {
+export const narrationStep: StepDefinition<RenderRequest, NarrationResult, 'tts'> = {
   name: 'tts',
   weight: 2,
   deadlineMs: ({ payload, config }) =>
@@ -54,7 +58,7 @@ export const narrationStep: StepDefinition<RenderRequest> = {
     const spoken = scenes.filter(Boolean).length;
     const engines = [...new Set(scenes.flatMap((s) => (s?.engine ? [s.engine] : [])))].sort();
     return {
-      result: { scenes } satisfies NarrationResult,
+      result: { scenes },
       usage: [{ metric: 'tts_seconds', quantity: round2(synthesised) }],
       cacheHit: spoken > 0 && hits === spoken,
       voiceEngine: engines.length ? engines.join(',') : undefined,
