@@ -3,14 +3,7 @@ import { loadConfig } from '../shared/config/config.ts';
 import { JOBS } from '../shared/queue/queues.ts';
 import { createCatalog, schedules } from './registry.ts';
 
-const config = loadConfig({
-  NODE_ENV: 'test',
-  DATABASE_URL: 'postgres://127.0.0.1:1/none',
-  REDIS_URL: 'redis://127.0.0.1:1',
-  PUBLIC_URL: 'http://rendermill.test',
-  JWT_SECRET: 'x'.repeat(64),
-  RECONCILE_INTERVAL_SECONDS: '45',
-});
+const config = loadConfig({ RECONCILE_INTERVAL_SECONDS: '45' });
 
 describe('worker catalog', () => {
   it('when built, then every job name of the shared catalog has a task on its queue with its policy', () => {

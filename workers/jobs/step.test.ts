@@ -5,13 +5,7 @@ import type { JobRow } from '../../shared/jobs/job-contract.ts';
 import { TaskError } from './job-errors.ts';
 import { type DeadlineContext, readingStep, type StepDefinition, steps } from './step.ts';
 
-const config = loadConfig({
-  NODE_ENV: 'test',
-  DATABASE_URL: 'postgres://127.0.0.1:1/none',
-  REDIS_URL: 'redis://127.0.0.1:1',
-  PUBLIC_URL: 'http://rendermill.test',
-  JWT_SECRET: 'x'.repeat(64),
-});
+const config = loadConfig({});
 
 const now = new Date();
 const job: JobRow = {
