@@ -16,7 +16,7 @@ import { flushSentry, initSentry, reportError } from '../shared/observability/se
 import { StartupError } from '../shared/process/startup-error.ts';
 import { startFairDispatcher } from '../shared/queue/fair-dispatcher.ts';
 import { createProducer } from '../shared/queue/producer.ts';
-import { ALL_QUEUES, bullPrefix, QUEUES, type QueueName } from '../shared/queue/queues.ts';
+import { ALL_QUEUES, bullPrefix, isQueueName, QUEUES, type QueueName } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
 import { createStorage } from '../shared/storage/create-storage.ts';
 import type { WorkerServices } from './jobs/services.ts';
@@ -61,10 +61,10 @@ export async function start(config: Config, overrides: WorkerOverrides = {}): Pr
   const catalog = createCatalog();
   const given = overrides.services ?? {};
   const concurrency = overrides.concurrency ?? config.WORKER_CONCURRENCY;
-  const queues: QueueName[] =
-    overrides.queues ?? (config.WORKER_QUEUES.length ? (config.WORKER_QUEUES as QueueName[]) : ALL_QUEUES);
-  const unknown = queues.filter((q) => !ALL_QUEUES.includes(q));
+  const unknown = overrides.queues ? [] : config.WORKER_QUEUES.filter((q) => !isQueueName(q));
   if (unknown.length) throw new StartupError(`WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`);
+  const queues: QueueName[] =
+    overrides.queues ?? (config.WORKER_QUEUES.length ? config.WORKER_QUEUES.filter(isQueueName) : ALL_QUEUES);
   // Before any connection or job: a worker without ffmpeg would take renders and fail every one.
   await assertToolsFor(config, catalog.values(), queues);
 

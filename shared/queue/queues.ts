@@ -29,6 +29,11 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const ALL_QUEUES: QueueName[] = Object.values(QUEUES);
 
+/** Queue names arrive as strings (WORKER_QUEUES). */
+export function isQueueName(name: string): name is QueueName {
+  return ALL_QUEUES.some((q) => q === name);
+}
+
 export type { JobKind };
 
 /** Payload of every tenant job (render/tts/image/export/deletion/publish): ids only. */

@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import { backoffDelay } from '../../../shared/async/backoff.ts';
 import { TaskError } from '../../../shared/errors/task-error.ts';
 import { safeFetch } from '../../../shared/net/safe-fetch.ts';
-import type { CallbackPayload } from '../../../shared/queue/queues.ts';
+import { type CallbackPayload, JOBS } from '../../../shared/queue/queues.ts';
 import { legacySignature, signingSecrets, standardSignature } from '../../../shared/webhooks/signing.ts';
 import type { WorkerServices } from '../../jobs/services.ts';
 
@@ -94,15 +94,13 @@ export async function deliverCallback(
       .where({ id: delivery.id });
     return;
   }
-  // BullMQ's policy backoff (workers/worker-settings.ts) without its ±20 % jitter.
+  // BullMQ's policy backoff (workers/worker-settings.ts: the catalog's) without its ±20 % jitter.
   const nextRetryAt = last
     ? null
     : new Date(
         Date.now() +
           backoffDelay({
-            baseMs:
-              Number((job.opts.backoff as { delay?: number } | undefined)?.delay ?? 10_000) *
-              services.config.JOB_BACKOFF_SCALE,
+            baseMs: JOBS['callback.deliver'].policy.backoffMs * services.config.JOB_BACKOFF_SCALE,
             attempt,
             jitter: 0,
           }),
