@@ -176,7 +176,8 @@ export async function createWorld() {
       audience: { userId: who.user.id },
     });
     const row = await t.env.db('notifications').select('id').where({ dedupe_key: key }).first();
-    return (row as { id: string }).id;
+    if (!row) throw new Error(`notification ${key} was not written`);
+    return row.id;
   };
 
   /** Tenant A's resources, named as the path parameters name them. */

@@ -27,11 +27,7 @@ export async function checkInvariants(args: {
   const { db, accepted } = args;
   const figures: Figure[] = [];
   const ids = [...accepted];
-  const rows = (await db('jobs').whereIn('id', ids).select('id', 'status', 'error_code')) as Array<{
-    id: string;
-    status: string;
-    error_code: string | null;
-  }>;
+  const rows = await db('jobs').whereIn('id', ids).select('id', 'status', 'error_code');
   const terminal = rows.filter((r) => ['succeeded', 'failed', 'canceled'].includes(r.status)).length;
   figures.push({
     name: 'accepted jobs terminal',
@@ -63,18 +59,13 @@ export async function checkInvariants(args: {
     .select('tenant_id', 'metric')
     .sum({ total: 'quantity' })
     .groupBy('tenant_id', 'metric')) as Array<{ tenant_id: string; metric: string; total: number }>;
-  const counters = (await db('usage_counters').select(
+  const counters = await db('usage_counters').select(
     'tenant_id',
     'metric',
     'period_start',
     'used',
     'reserved',
-  )) as Array<{
-    tenant_id: string;
-    metric: string;
-    used: number;
-    reserved: number;
-  }>;
+  );
   let mismatches = 0;
   let worst = 0;
   for (const l of ledger) {
@@ -115,7 +106,7 @@ export async function checkInvariants(args: {
   });
 
   // Quota overshoot on hard-limit plans: used may pass the limit only by what jobs used beyond their estimate.
-  const hard = (await db('tenants').select('id', 'plan')) as Array<{ id: string; plan: string }>;
+  const hard = await db('tenants').select('id', 'plan');
   let worstOver = 0;
   let overBreaks = 0;
   const parts: string[] = [];

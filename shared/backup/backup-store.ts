@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { TableRow } from '../db/tables.ts';
 import { type BackupManifest, backupKey } from './manifest.ts';
 
 export type BackupRecord =
@@ -51,15 +52,15 @@ export async function backupStatus(
   db: Knex,
   limit = 10,
 ): Promise<{ last_verified: BackupView | null; recent: BackupView[] }> {
-  const view = (r: Record<string, unknown>): BackupView => ({
-    id: r.id as string,
-    status: r.status as BackupView['status'],
-    taken_at: iso(r.taken_at as Date | null),
-    verified_at: iso(r.verified_at as Date | null),
-    verification: (r.verification as BackupView['verification']) ?? null,
-    bytes: (r.stored_bytes as number | null) ?? null,
-    encrypted: (r.encrypted as boolean | null) ?? null,
-    error: (r.error as string | null) ?? null,
+  const view = (r: TableRow<'backups'>): BackupView => ({
+    id: r.id,
+    status: r.status,
+    taken_at: iso(r.taken_at),
+    verified_at: iso(r.verified_at),
+    verification: r.verification,
+    bytes: r.stored_bytes,
+    encrypted: r.encrypted,
+    error: r.error,
   });
   const [last, recent] = await Promise.all([
     db('backups').where({ status: 'verified' }).orderBy('taken_at', 'desc').first(),

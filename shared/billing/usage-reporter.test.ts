@@ -56,7 +56,7 @@ async function ledger(tenantId: string, n: number, quantity = 33.8): Promise<str
   }));
   await env.db.transaction((trx) => recordUsage(trx, records));
   const rows = await env.db('usage_events').where({ job_id: jobId }).orderBy('occurred_at').select('id');
-  return rows.map((r) => r.id as string);
+  return rows.map((r) => r.id);
 }
 
 function eventsFor(ids: string[]) {

@@ -471,7 +471,7 @@ export function createJobRepository() {
     /** What {@link saveStepState} last wrote for the step (any status), or null. */
     async stepState(db: Db, jobId: string, name: string): Promise<unknown> {
       const row = await db('job_steps').select('result').where({ job_id: jobId, name }).first();
-      return (row as { result?: unknown } | undefined)?.result ?? null;
+      return row?.result ?? null;
     },
 
     /**

@@ -45,14 +45,10 @@ afterAll(async () => {
 const period = periodKey(new Date());
 
 async function counters(tenantId: string) {
-  const rows = (await env
+  const rows = await env
     .db('usage_counters')
     .select('metric', 'used', 'reserved')
-    .where({ tenant_id: tenantId, period_start: period })) as Array<{
-    metric: string;
-    used: number;
-    reserved: number;
-  }>;
+    .where({ tenant_id: tenantId, period_start: period });
   return Object.fromEntries(rows.map((r) => [r.metric, { used: r.used, reserved: r.reserved }]));
 }
 

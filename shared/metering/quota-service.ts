@@ -119,10 +119,10 @@ export function createQuotaService(deps: { plans: PlanCatalogue }): QuotaService
 }
 
 async function counter(db: Knex.Transaction, tenantId: string, period: string, metric: Metric) {
-  const row = (await db('usage_counters')
+  const row = await db('usage_counters')
     .select('used', 'reserved')
     .where({ tenant_id: tenantId, period_start: period, metric })
-    .first()) as { used: number; reserved: number } | undefined;
+    .first();
   return row ?? { used: 0, reserved: 0 };
 }
 

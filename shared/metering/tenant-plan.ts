@@ -56,10 +56,10 @@ export async function tenantPlan(
   tenantId: string,
   now = new Date(),
 ): Promise<Plan> {
-  const row = (await db('tenants')
+  const row = await db('tenants')
     .select(...TENANT_BILLING_COLUMNS)
     .where({ id: tenantId })
-    .first()) as TenantBilling | undefined;
+    .first();
   if (!row) throw new Error(`tenant ${tenantId} not found`);
   return plans.get(effectivePlanName(row, now));
 }

@@ -95,10 +95,10 @@ export type CounterRow = Pick<TableRow<'usage_counters'>, 'metric' | 'used' | 'r
 
 /** The counters of one tenant for one month, with storage (from its fixed period). */
 export async function readCounters(db: Db, tenantId: string, period: string): Promise<CounterRow[]> {
-  return (await db('usage_counters')
+  return db('usage_counters')
     .select('metric', 'used', 'reserved')
     .where({ tenant_id: tenantId })
     .where((q) =>
       q.where({ period_start: period }).orWhere({ period_start: STORAGE_PERIOD, metric: 'storage_bytes' }),
-    )) as CounterRow[];
+    );
 }

@@ -54,7 +54,7 @@ export async function notify(db: Db, n: NewNotification): Promise<number> {
   if (n.audience === 'admins') members.whereIn('role', ADMIN_ROLES);
   else if (n.audience !== 'everyone') members.where({ user_id: n.audience.userId });
   if (n.exceptUserId) members.whereNot({ user_id: n.exceptUserId });
-  const recipients = (await members) as Array<{ user_id: string }>;
+  const recipients = await members;
   if (recipients.length === 0) return 0;
   const inserted = await db('notifications')
     .insert(

@@ -45,10 +45,10 @@ export async function endpointFor(
 ): Promise<string | null> {
   const row = await db('webhook_endpoints').select('url', 'events').where({ tenant_id: tenantId }).first();
   if (!row) return null;
-  const events = row.events as string[] | null;
+  const { events } = row;
   if (events && !events.includes(type)) return null;
   if (!events && !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return null;
-  return row.url as string;
+  return row.url;
 }
 
 /**
@@ -71,7 +71,7 @@ export async function recordDelivery(
   };
   if (!args.jobId || !isFinal(args.event.type)) {
     const [inserted] = await db('webhook_deliveries').insert(row).returning('id');
-    return (inserted?.id as string | undefined) ?? null;
+    return inserted?.id ?? null;
   }
   // Conflict target names the partial unique index (migration 20261202041500_webhook_every_event).
   const inserted = await db.raw<{ rows: Array<{ id: string }> }>(

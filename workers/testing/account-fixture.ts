@@ -30,7 +30,7 @@ const ago = (ms: number) => new Date(Date.now() - ms);
 
 async function user(db: Knex, email: string): Promise<SeededUser> {
   const found = await db('users').select('id', 'email').where({ email }).first();
-  if (found) return found as SeededUser;
+  if (found) return found;
   const u = { id: newId('usr'), email };
   await db('users').insert(u);
   return u;

@@ -1,23 +1,26 @@
 import { newId } from '../../shared/ids/ids.ts';
 import { estimateImage, estimateRender, estimateTts } from '../../shared/jobs/estimate.ts';
+import type { JobRow } from '../../shared/jobs/job-contract.ts';
 import { imageRequestSchema, renderRequestSchema, ttsRequestSchema } from '../../shared/jobs/job-requests.ts';
 import { createProducer, type Producer } from '../../shared/queue/producer.ts';
 import { createRedis } from '../../shared/redis/redis.ts';
+import { present } from '../../shared/testing/present.ts';
 import { createTestEnv, type TestEnv } from '../../shared/testing/test-env.ts';
 import { newWebhookSecret } from '../../shared/webhooks/signing.ts';
 import { start, type WorkerProcess } from '../main.ts';
 
-export interface JobSnapshot {
-  id: string;
-  status: string;
-  progress: number;
-  attempts: number;
-  error_code: string | null;
-  error_message: string | null;
-  output_key: string | null;
-  output_bytes: number | null;
-  output_duration_seconds: number | null;
-}
+export type JobSnapshot = Pick<
+  JobRow,
+  | 'id'
+  | 'status'
+  | 'progress'
+  | 'attempts'
+  | 'error_code'
+  | 'error_message'
+  | 'output_key'
+  | 'output_bytes'
+  | 'output_duration_seconds'
+>;
 
 export interface TestWorker {
   env: TestEnv;
@@ -58,7 +61,7 @@ export async function startTestWorker(overrides: Record<string, string> = {}): P
   const worker = await start(env.config);
   const connection = createRedis(env.config.redisTarget);
   const producer = createProducer(connection, env.config.REDIS_PREFIX, { fairShare: env.config.FAIR_SHARE });
-  const job = async (id: string) => (await env.db('jobs').where({ id }).first()) as JobSnapshot;
+  const job = async (id: string) => present(await env.db('jobs').where({ id }).first(), `job ${id}`);
   return {
     env,
     worker,

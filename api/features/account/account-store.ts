@@ -17,7 +17,7 @@ export function createAccountStore() {
         .forUpdate()
         .first();
       if (!row) throw new Error(`tenant ${tenantId} vanished under a live session`);
-      return row as { name: string; deletion_scheduled_for: Date | null };
+      return row;
     },
 
     async setDeletionScheduledFor(trx: Knex.Transaction, tenantId: string, at: Date | null): Promise<void> {
@@ -27,7 +27,7 @@ export function createAccountStore() {
     /** When the session's user last proved they hold the mailbox (a magic link), not when it was refreshed. */
     async sessionAuthenticatedAt(db: Db, sessionId: string): Promise<Date | null> {
       const row = await db('sessions').select('authenticated_at').where({ id: sessionId }).first();
-      return (row?.authenticated_at as Date | undefined) ?? null;
+      return row?.authenticated_at ?? null;
     },
 
     /** The workspace as the Account page shows it: its name and a pending deletion's date. */
@@ -40,7 +40,7 @@ export function createAccountStore() {
         .where({ id: tenantId })
         .first();
       if (!row) throw new Error(`tenant ${tenantId} vanished under a live session`);
-      return row as { id: string; name: string; deletion_scheduled_for: Date | null };
+      return row;
     },
 
     async rename(trx: Knex.Transaction, tenantId: string, name: string): Promise<void> {

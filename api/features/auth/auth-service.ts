@@ -286,7 +286,7 @@ export function createAuthService(deps: Deps) {
           ? await trx('sessions').select('id', 'user_id', 'tenant_id').where({ id: rt.session_id }).first()
           : null;
         if (!session) return;
-        const userId = session.user_id as string;
+        const userId = session.user_id;
         if ((await store.revokeSession(trx, session.id, 'logout')) > 0) {
           await appendAudit(trx, {
             tenantId: session.tenant_id,

@@ -32,7 +32,7 @@ export function createAuthStore() {
         .whereNull('consumed_at')
         .where('expires_at', '>', trx.fn.now())
         .returning(['id', 'email', 'purpose', 'tenant_id', 'role', 'invited_by']);
-      return (row as TokenRow | undefined) ?? null;
+      return row ?? null;
     },
 
     async findUserByEmail(db: Knex, email: string): Promise<{ id: string; email: string } | null> {
@@ -46,10 +46,9 @@ export function createAuthStore() {
     ): Promise<{ id: string; email: string }> {
       // Two first sign-ins for one address at once: the second reads the first's row.
       await trx('users').insert({ id, email }).onConflict('email').ignore();
-      return (await trx('users').select('id', 'email').where({ email }).first()) as {
-        id: string;
-        email: string;
-      };
+      const user = await trx('users').select('id', 'email').where({ email }).first();
+      if (!user) throw new Error('the user row vanished inside its transaction');
+      return user;
     },
 
     async touchUser(trx: Knex.Transaction, userId: string): Promise<void> {

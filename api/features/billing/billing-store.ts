@@ -37,13 +37,19 @@ export function createBillingStore() {
   return {
     /** The tenant's billing row; `lock` takes it FOR UPDATE (webhooks of one tenant apply one at a time). */
     async tenant(db: Db, tenantId: string, lock = false): Promise<TenantBillingRow | undefined> {
-      const q = db('tenants').select(COLUMNS).where({ id: tenantId }).first();
-      return (await (lock ? q.forUpdate() : q)) as TenantBillingRow | undefined;
+      const q = db('tenants')
+        .select(...COLUMNS)
+        .where({ id: tenantId })
+        .first();
+      return lock ? q.forUpdate() : q;
     },
 
     async tenantByCustomer(db: Db, customerId: string, lock = false): Promise<TenantBillingRow | undefined> {
-      const q = db('tenants').select(COLUMNS).where({ stripe_customer_id: customerId }).first();
-      return (await (lock ? q.forUpdate() : q)) as TenantBillingRow | undefined;
+      const q = db('tenants')
+        .select(...COLUMNS)
+        .where({ stripe_customer_id: customerId })
+        .first();
+      return lock ? q.forUpdate() : q;
     },
 
     /**
@@ -59,7 +65,7 @@ export function createBillingStore() {
         .returning('stripe_customer_id');
       if (updated.length === 0) {
         const row = await trx('tenants').select('stripe_customer_id').where({ id: tenantId }).first();
-        return (row?.stripe_customer_id as string | null) ?? customerId;
+        return row?.stripe_customer_id ?? customerId;
       }
       await trx('usage_events')
         .where({ tenant_id: tenantId })

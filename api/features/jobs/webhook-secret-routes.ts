@@ -20,7 +20,7 @@ export function createWebhookSecretStore() {
   return {
     async get(db: Knex | Knex.Transaction, tenantId: string): Promise<string | null> {
       const row = await db('tenants').select('webhook_secret').where({ id: tenantId }).first();
-      return (row?.webhook_secret as string | null | undefined) ?? null;
+      return row?.webhook_secret ?? null;
     },
     /** Only fills an empty slot, so two first reads at once agree on one secret. */
     async setIfMissing(trx: Knex.Transaction, tenantId: string, secret: string): Promise<boolean> {
@@ -32,7 +32,7 @@ export function createWebhookSecretStore() {
     },
     async previousUntil(db: Knex, tenantId: string): Promise<Date | null> {
       const row = await db('tenants').select('webhook_secret_previous_until').where({ id: tenantId }).first();
-      return (row?.webhook_secret_previous_until as Date | null | undefined) ?? null;
+      return row?.webhook_secret_previous_until ?? null;
     },
     async rotate(
       trx: Knex.Transaction,

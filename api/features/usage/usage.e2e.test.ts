@@ -55,7 +55,7 @@ async function ledger(tenantId: string, n: number, start = Date.now() - 3_600_00
     ),
   );
   const rows = await t.env.db('usage_events').where({ job_id: jobId }).orderBy('occurred_at').select('id');
-  return rows.map((r) => r.id as string);
+  return rows.map((r) => r.id);
 }
 
 describe('plans and usage', () => {

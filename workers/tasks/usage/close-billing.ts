@@ -23,7 +23,7 @@ export function createAccountBilling(deps: {
       const { db, stripe } = deps;
       if (!stripe) return;
       const tenant = await db('tenants').select('stripe_customer_id').where({ id: tenantId }).first();
-      const customer = tenant?.stripe_customer_id as string | undefined;
+      const customer = tenant?.stripe_customer_id;
       if (!customer) return;
       const pending = async () =>
         Number(
