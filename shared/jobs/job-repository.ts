@@ -497,10 +497,10 @@ export function createJobRepository() {
         .merge(['attempt', 'status', 'cache_hit', 'result', 'started_at', 'finished_at']);
     },
 
-    /** The succeeded steps of a job whose name starts with `prefix`, by name, with their results. */
-    async succeededStepResults<R>(db: Db, jobId: string, prefix: string): Promise<Map<string, R>> {
+    /** The succeeded steps of a job whose name starts with `prefix`, by name, with their results (unparsed). */
+    async succeededStepResults(db: Db, jobId: string, prefix: string): Promise<Map<string, unknown>> {
       const rows = await db('job_steps')
-        .select<Array<{ name: string; result: R }>>('name', 'result')
+        .select('name', 'result')
         .where({ job_id: jobId, status: 'succeeded' })
         .where('name', 'like', `${prefix}%`);
       return new Map(rows.map((r) => [r.name, r.result]));

@@ -24,10 +24,8 @@ export function sceneDurations(req: RenderRequest, narration: NarrationResult): 
 }
 
 /** Storage keys of one encoded scene (see encodeSegment). */
-export interface SegmentResult {
-  gopKey: string;
-  audioKey: string;
-}
+export const segmentResult = z.object({ gopKey: z.string(), audioKey: z.string() });
+export type SegmentResult = z.infer<typeof segmentResult>;
 
 /** What every scene's segment of a render is made of, derived from the finished tts and images steps. */
 export interface SegmentPlan {

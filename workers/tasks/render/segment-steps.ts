@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { createJobRepository, type SubStep } from '../../../shared/jobs/job-repository.ts';
-import type { SegmentResult } from './segment-plan.ts';
+import { type SegmentResult, segmentResult } from './segment-plan.ts';
 
 const SEGMENT_PREFIX = 'segment-';
 // The statements are the job repository's (the one owner of job_steps).
@@ -20,7 +20,16 @@ export async function recordSegmentStep(db: Knex, row: SubStep): Promise<void> {
   await jobs.recordSubStep(db, row);
 }
 
-/** The succeeded segment rows of a job, by step name, with their results. */
-export function recordedSegments(db: Knex, jobId: string): Promise<Map<string, SegmentResult>> {
-  return jobs.succeededStepResults<SegmentResult>(db, jobId, SEGMENT_PREFIX);
+/**
+ * The succeeded segment rows of a job, by step name, with their results. A row whose result does
+ * not parse (written by older code) counts as not made: the render makes that segment again, from
+ * the cache when it is there, and records it anew.
+ */
+export async function recordedSegments(db: Knex, jobId: string): Promise<Map<string, SegmentResult>> {
+  const made = new Map<string, SegmentResult>();
+  for (const [name, result] of await jobs.succeededStepResults(db, jobId, SEGMENT_PREFIX)) {
+    const parsed = segmentResult.safeParse(result);
+    if (parsed.success) made.set(name, parsed.data);
+  }
+  return made;
 }
