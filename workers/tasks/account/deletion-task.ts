@@ -92,7 +92,11 @@ const inventory: StepDefinition<DeletionRequest, { receipt_id: string; owners: s
 };
 
 /** `cancel-jobs`: queued jobs end as canceled, running ones are asked to stop; then BullMQ forgets them all. */
-const cancelJobs: StepDefinition<DeletionRequest> = {
+const cancelJobs: StepDefinition<
+  DeletionRequest,
+  { canceled: number; stopping: number; removed: number },
+  'cancel-jobs'
+> = {
   name: 'cancel-jobs',
   weight: 2,
   deadlineMs: () => 5 * 60 * 1000,
@@ -108,7 +112,7 @@ const cancelJobs: StepDefinition<DeletionRequest> = {
 };
 
 /** `delete-storage`: outputs, exports and the media cache all live under the tenant prefix. */
-const deleteStorage: StepDefinition<DeletionRequest> = {
+const deleteStorage: StepDefinition<DeletionRequest, { deleted: number }, 'delete-storage'> = {
   name: 'delete-storage',
   weight: 3,
   deadlineMs: () => LONG_MS,
@@ -119,7 +123,11 @@ const deleteStorage: StepDefinition<DeletionRequest> = {
 };
 
 /** `close-billing`: the final usage report and the Stripe customer's deletion (metering's hook). */
-const closeBilling: StepDefinition<DeletionRequest> = {
+const closeBilling: StepDefinition<
+  DeletionRequest,
+  { billing: 'customer_deleted' | 'none' },
+  'close-billing'
+> = {
   name: 'close-billing',
   weight: 1,
   deadlineMs: () => 5 * 60 * 1000,
@@ -131,7 +139,7 @@ const closeBilling: StepDefinition<DeletionRequest> = {
 };
 
 /** `pseudonymise-usage`: the ledger stays for invoices, under the pseudonym instead of the tenant id. */
-const pseudonymiseUsage: StepDefinition<DeletionRequest> = {
+const pseudonymiseUsage: StepDefinition<DeletionRequest, { rows: number }, 'pseudonymise-usage'> = {
   name: 'pseudonymise-usage',
   weight: 1,
   deadlineMs: () => LONG_MS,
@@ -145,7 +153,7 @@ const pseudonymiseUsage: StepDefinition<DeletionRequest> = {
 };
 
 /** `erase-data`: every tenant row except memberships, users, the tenant and this job (batched). */
-const eraseData: StepDefinition<DeletionRequest> = {
+const eraseData: StepDefinition<DeletionRequest, { erased: Record<string, number> }, 'erase-data'> = {
   name: 'erase-data',
   weight: 4,
   deadlineMs: () => LONG_MS,
@@ -191,7 +199,7 @@ const notifyOwners = readingStep({
  * tenant (and their sign-in links), this job and the tenant — and completes the receipt. This
  * step removes its own job row: the runner's later writes to it match nothing.
  */
-const finalize: StepDefinition<DeletionRequest> = {
+const finalize: StepDefinition<DeletionRequest, { users: number }, 'finalize'> = {
   name: 'finalize',
   weight: 1,
   deadlineMs: () => 5 * 60 * 1000,

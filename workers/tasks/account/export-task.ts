@@ -4,7 +4,7 @@ import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { signDownload } from '../../../shared/storage/signed-url.ts';
 import { tenantKey } from '../../../shared/storage/storage.ts';
 import type { JobDefinition } from '../../jobs/job-runner.ts';
-import type { StepDefinition } from '../../jobs/step.ts';
+import { type StepDefinition, steps } from '../../jobs/step.ts';
 import { writeExportZip } from './export-archive.ts';
 import { createExportReader } from './export-data.ts';
 
@@ -19,7 +19,11 @@ const ARCHIVE_DEADLINE_MS = 30 * 60 * 1000;
  * job's output (`tenants/<id>/exports/<job_id>.zip`, 24 h). Build and upload are one step: the
  * scratch file does not survive into a retry, the uploaded object does.
  */
-const archiveStep: StepDefinition<ExportRequest> = {
+const archiveStep: StepDefinition<
+  ExportRequest,
+  { key: string; bytes: number; counts: Record<string, number> },
+  'archive'
+> = {
   name: 'archive',
   weight: 9,
   deadlineMs: () => ARCHIVE_DEADLINE_MS,
@@ -60,7 +64,7 @@ const archiveStep: StepDefinition<ExportRequest> = {
 };
 
 /** `notify`: tells the tenant's owners and admins that the export can be downloaded. */
-const notifyStep: StepDefinition<ExportRequest> = {
+const notifyStep: StepDefinition<ExportRequest, { notified: number }, 'notify'> = {
   name: 'notify',
   weight: 1,
   async run(ctx) {
@@ -92,7 +96,7 @@ const notifyStep: StepDefinition<ExportRequest> = {
 };
 
 /** The steps of an `export` job (`account.export`), in order. Payload: `exportRequestSchema`. */
-export const exportSteps: StepDefinition<ExportRequest>[] = [archiveStep, notifyStep];
+export const exportSteps = steps<ExportRequest>().add(archiveStep).add(notifyStep).steps;
 
 /** Catalog entry for `account.export` (queue `account`). */
 export const exportJob: JobDefinition<ExportRequest> = {

@@ -9,7 +9,11 @@ import type { StepDefinition } from '../../jobs/step.ts';
  * the sealed token (after that nobody could). Best effort: a deletion must not wait on Google, so a
  * refused or failed revocation is recorded in the step's result and the deletion goes on.
  */
-export const revokeIntegrations: StepDefinition<DeletionRequest> = {
+export const revokeIntegrations: StepDefinition<
+  DeletionRequest,
+  { youtube: 'none' | 'not_configured' | 'revoked' | 'revoke_failed' },
+  'revoke-integrations'
+> = {
   name: 'revoke-integrations',
   weight: 1,
   deadlineMs: ({ config }) => config.GOOGLE_HTTP_TIMEOUT_SECONDS * 1000 + 5_000,

@@ -66,7 +66,11 @@ function accessTokens(ctx: StepContext<PublishRequest>, refreshToken: string) {
  * URI and, at the end, the video id are saved in this step's state as soon as they exist, so a
  * retry after a crash resumes the session, and one after a finished upload only reads the id back.
  */
-const uploadStep: StepDefinition<PublishRequest> = {
+const uploadStep: StepDefinition<
+  PublishRequest,
+  { video_id: string; url: string; bytes: number },
+  typeof STEP
+> = {
   name: STEP,
   weight: 1,
   deadlineMs: () => UPLOAD_DEADLINE_MS,
