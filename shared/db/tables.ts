@@ -8,6 +8,7 @@ import type { NotificationType } from '../notifications/notify.ts';
  * Every table's row as knex hands it back, written from `migrations/`: timestamptz columns come
  * back as `Date`, bigint and numeric as `number` (`db.ts` sets the parsers), jsonb as parsed JSON.
  * One owner per row type: stores that show part of a row derive it from here (`Pick`/`Omit`).
+ * A migration that adds or changes a column changes its table here in the same commit.
  */
 export interface Rows {
   tenants: {
