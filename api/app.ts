@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Knex } from 'knex';
+import type { TenantGenerations } from '../shared/auth/tenant-generation.ts';
 import type { Config } from '../shared/config/config.ts';
 import type { EventWriter } from '../shared/events/event-stream.ts';
 import { createYoutubeConnectionStore } from '../shared/integrations/youtube-connection-store.ts';
@@ -18,6 +19,7 @@ import { apiKeyRoutes } from './features/api-keys/api-key-routes.ts';
 import type { ApiKeyStore } from './features/api-keys/api-key-store.ts';
 import { auditLogRoutes } from './features/audit-log/audit-log-routes.ts';
 import { createAuditLogStore } from './features/audit-log/audit-log-store.ts';
+import type { AuthCaches } from './features/auth/auth-cache.ts';
 import { authRoutes } from './features/auth/auth-routes.ts';
 import type { AuthService } from './features/auth/auth-service.ts';
 import type { AuthStore } from './features/auth/auth-store.ts';
@@ -77,6 +79,10 @@ export interface ApiDeps {
   jwt: JwtCodec;
   authStore: AuthStore;
   apiKeyStore: ApiKeyStore;
+  /** Bumped after a change to a tenant's access or plan; read by `authCache` on every request. */
+  generations: TenantGenerations;
+  /** This replica's cache of keys, sessions and tenants' plans, valid per tenant generation. */
+  authCache: AuthCaches;
   auth: AuthService;
   limits: RateLimits;
   /** BullMQ producers (jobId = our job id). */
@@ -122,16 +128,21 @@ export function apiOperations(deps: ApiDeps): Operation[] {
     ...planRoutes({ plans: deps.plans }),
     ...checkoutReturnRoutes(),
     ...meRoutes({ db: deps.db }),
-    ...apiKeyRoutes({ db: deps.db, store: deps.apiKeyStore }),
+    ...apiKeyRoutes({ db: deps.db, store: deps.apiKeyStore, generations: deps.generations }),
     ...jobRoutes({ jobs: deps.jobs }),
     ...usageRoutes({ db: deps.db, plans: deps.plans }),
     ...billingRoutes({ billing: deps.billing }),
     ...memberRoutes({
       db: deps.db,
       store: memberStore,
-      members: createMemberService({ db: deps.db, store: memberStore, auth: deps.auth }),
+      members: createMemberService({
+        db: deps.db,
+        store: memberStore,
+        auth: deps.auth,
+        generations: deps.generations,
+      }),
     }),
-    ...sessionRoutes({ db: deps.db, store: createSessionStore() }),
+    ...sessionRoutes({ db: deps.db, store: createSessionStore(), generations: deps.generations }),
     ...auditLogRoutes({ db: deps.db, store: createAuditLogStore() }),
     ...accountRoutes({ account: deps.account }),
     ...webhookSecretRoutes({ db: deps.db, store: createWebhookSecretStore() }),
@@ -149,6 +160,7 @@ export function apiOperations(deps: ApiDeps): Operation[] {
       producer: deps.producer,
       events: deps.events,
       allowPrivateHosts: deps.config.FETCH_ALLOW_PRIVATE,
+      generations: deps.generations,
     }),
     ...youtubeRoutes({
       youtube: createYoutubeService({
@@ -222,6 +234,7 @@ export function createApp(deps: ApiDeps): Express {
     jwt: deps.jwt,
     authStore: deps.authStore,
     apiKeyStore: deps.apiKeyStore,
+    authCache: deps.authCache,
     logger: deps.logger,
   });
   app.use(mountOperations(apiOperations(deps), { authenticate: bearer, rateLimit: deps.limits.api }));

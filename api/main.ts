@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { createTenantGenerations } from '../shared/auth/tenant-generation.ts';
 import { createStripeClient, type Stripe } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
@@ -20,6 +21,7 @@ import { type ApiDeps, createApp } from './app.ts';
 import { createAccountService } from './features/account/account-service.ts';
 import { createAccountStore } from './features/account/account-store.ts';
 import { createApiKeyStore } from './features/api-keys/api-key-store.ts';
+import { createAuthCaches } from './features/auth/auth-cache.ts';
 import { createAuthService } from './features/auth/auth-service.ts';
 import { createAuthStore } from './features/auth/auth-store.ts';
 import { createJwtCodec } from './features/auth/jwt.ts';
@@ -29,6 +31,7 @@ import { createStripeEventHandler } from './features/billing/stripe-events.ts';
 import { createEventHub } from './features/events/event-hub.ts';
 import { createIdempotencyStore } from './features/jobs/idempotency-store.ts';
 import { createJobService } from './features/jobs/job-service.ts';
+import { createTenantStateReader } from './features/jobs/tenant-state.ts';
 import { createRateLimits } from './http/rate-limit.ts';
 
 export interface ApiProcess {
@@ -74,6 +77,11 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
   const jwt = createJwtCodec(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS);
   const authStore = createAuthStore();
   const apiKeyStore = createApiKeyStore();
+  // Keys, sessions and tenants' plans are cached per replica and revoked on every replica at
+  // once through the tenant generation (shared/auth/tenant-generation.ts).
+  const generations = createTenantGenerations(redis, config.REDIS_PREFIX, logger);
+  const cacheOptions = { generations, logger, ttlMs: config.AUTH_CACHE_TTL_MS };
+  const authCache = createAuthCaches(cacheOptions);
   const events = createEventWriter({
     redis,
     redisPrefix: config.REDIS_PREFIX,
@@ -89,6 +97,7 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
     events,
     publicUrl: config.PUBLIC_URL,
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    generations,
   });
   const limits = createRateLimits(redis, {
     prefix: config.REDIS_PREFIX,
@@ -138,6 +147,7 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
     logger,
     publicUrl: config.PUBLIC_URL,
     events,
+    generations,
   });
   const jobRepository = createJobRepository();
   const jobs = createJobService({
@@ -155,7 +165,9 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
     // Metering: the quota reserves in the submit transaction (402) and releases a canceled
     // queued job's reservation; the gate answers 403 upgrade_required before any write.
     quota,
-    gate: createPlanGate({ db, plans }),
+    gate: createPlanGate({ plans }),
+    plans,
+    tenantState: createTenantStateReader({ db, cache: cacheOptions }),
   });
   const account = createAccountService({
     db,
@@ -178,6 +190,8 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
     jwt,
     authStore,
     apiKeyStore,
+    generations,
+    authCache,
     auth,
     limits,
     producer,
@@ -213,6 +227,7 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
       await eventHub.stop();
       await closed;
       await auth.drain();
+      await jobs.drain();
       await account.drain();
       if (!overrides.mailer) mailer.close();
       await producer.close();

@@ -11,6 +11,7 @@ import * as jobReenqueues from './20261202010000_job_reenqueues.ts';
 import * as youtube from './20261202020000_youtube.ts';
 import * as notificationsSupport from './20261202030000_notifications_support.ts';
 import * as webhookEveryEvent from './20261202041500_webhook_every_event.ts';
+import * as submitRefusal from './20261202060000_submit_refusal.ts';
 
 export interface Migration {
   name: string;
@@ -32,4 +33,5 @@ export const migrations: Migration[] = [
   { name: '20261202020000_youtube', ...youtube },
   { name: '20261202030000_notifications_support', ...notificationsSupport },
   { name: '20261202041500_webhook_every_event', ...webhookEveryEvent },
+  { name: '20261202060000_submit_refusal', ...submitRefusal },
 ];

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { withTimeout } from '../shared/async/with-timeout.ts';
+import { createTenantGenerations } from '../shared/auth/tenant-generation.ts';
 import { createStripeClient } from '../shared/billing/stripe-client.ts';
 import type { Config } from '../shared/config/config.ts';
 import { createDb } from '../shared/db/db.ts';
@@ -52,7 +53,9 @@ export interface WorkerOverrides {
    * Services used as given instead of built (e.g. a `billing` whose Stripe never answers). The
    * caller owns them: `stop()` closes only what `start()` built.
    */
-  services?: Partial<Pick<WorkerServices, 'billing' | 'mailer' | 'storage' | 'stripe' | 'tts' | 'quota'>>;
+  services?: Partial<
+    Pick<WorkerServices, 'billing' | 'mailer' | 'storage' | 'stripe' | 'tts' | 'quota' | 'generations'>
+  >;
 }
 
 /** Composition root of a worker process: consumes WORKER_QUEUES, serves /metrics on METRICS_PORT. */
@@ -121,6 +124,7 @@ export async function start(config: Config, overrides: WorkerOverrides = {}): Pr
     stripe,
     quota: given.quota ?? { settle, release },
     billing: given.billing ?? createAccountBilling({ db, stripe, plans, logger }),
+    generations: given.generations ?? createTenantGenerations(connection, config.REDIS_PREFIX, logger),
   };
   const options = workerOptions({
     concurrency,

@@ -10,6 +10,12 @@ export interface Principal {
   userId: string | null;
   apiKeyId: string | null;
   sessionId: string | null;
+  /**
+   * The tenant generation this request was authorized at (tenant-generation.ts); later reads of
+   * the tenant's cached state in the same request are valid at it. undefined: Redis could not
+   * say, so nothing is served from cache.
+   */
+  generation?: string | null;
 }
 
 declare global {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { SqlPart } from '../db/sql-part.ts';
 
 export type ActorType = 'user' | 'api_key' | 'system' | 'stripe';
 
@@ -16,17 +17,27 @@ export interface AuditEntry {
 
 /** Appends one audit entry; pass the transaction of the change it records so both land or neither. */
 export async function appendAudit(db: Knex | Knex.Transaction, e: AuditEntry): Promise<void> {
-  await db('audit_log').insert({
-    tenant_id: e.tenantId,
-    actor_type: e.actorType,
-    actor_id: e.actorId ?? null,
-    action: e.action,
-    target_type: e.targetType ?? null,
-    target_id: e.targetId ?? null,
-    request_id: e.requestId ?? null,
-    ip: e.ip ?? null,
-    metadata: JSON.stringify(e.metadata ?? {}),
-  });
+  const { sql, bindings } = appendAuditSql(e, 'true');
+  await db.raw(sql, bindings);
+}
+
+/** The append as a statement for a CTE of the change it records: it appends only `when` the SQL condition holds. */
+export function appendAuditSql(e: AuditEntry, when: string): SqlPart {
+  return {
+    sql: `INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata)
+          SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::jsonb WHERE ${when}`,
+    bindings: [
+      e.tenantId,
+      e.actorType,
+      e.actorId ?? null,
+      e.action,
+      e.targetType ?? null,
+      e.targetId ?? null,
+      e.requestId ?? null,
+      e.ip ?? null,
+      JSON.stringify(e.metadata ?? {}),
+    ],
+  };
 }
 
 /** The columns a tenant may see of its audit log (the API and the GDPR export read exactly these). */

@@ -158,6 +158,12 @@ export const configSchema = z
     /** API rate limits per tenant-user or API key. */
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(60),
     RATE_LIMIT_BURST_PER_SECOND: z.coerce.number().int().positive().default(10),
+    /**
+     * How long an API replica may serve an API key, session or tenant plan from memory. Changes
+     * made through the API reach every replica at once (the tenant generation); this bounds only
+     * changes made behind its back (SQL by hand). 0: read Postgres on every request.
+     */
+    AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
     /** Magic-link emails per address and per client IP in 15 minutes. */
     MAGIC_LINK_PER_EMAIL: z.coerce.number().int().positive().default(5),
     MAGIC_LINK_PER_IP: z.coerce.number().int().positive().default(20),

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { SqlPart } from '../db/sql-part.ts';
 import {
   FINISH,
   type FinalStatus,
@@ -13,6 +14,25 @@ import {
 } from './job-contract.ts';
 
 type Db = Knex | Knex.Transaction;
+
+function insertSql(job: NewJob, when: string): SqlPart {
+  return {
+    sql: `INSERT INTO jobs (id, tenant_id, kind, status, payload, estimate, metadata, callback_url, created_by, priority)
+          SELECT ?::text, ?::text, ?::text, 'queued', ?::jsonb, ?::jsonb, ?::jsonb, ?::text, ?::text, ?::integer WHERE ${when}
+          RETURNING *`,
+    bindings: [
+      job.id,
+      job.tenant_id,
+      job.kind,
+      JSON.stringify(job.payload),
+      JSON.stringify(job.estimate),
+      JSON.stringify(job.metadata ?? {}),
+      job.callback_url,
+      job.created_by,
+      job.priority,
+    ],
+  };
+}
 
 /** Work one step did for another, recorded as its own row (a render's segment). */
 export interface SubStep {
@@ -87,18 +107,18 @@ export function createJobRepository() {
     // ---- rows ----------------------------------------------------------------------------
 
     async insert(trx: Knex.Transaction, job: NewJob): Promise<JobRow> {
-      const [row] = await trx('jobs')
-        .insert({
-          ...job,
-          status: 'queued',
-          payload: JSON.stringify(job.payload),
-          estimate: JSON.stringify(job.estimate),
-          metadata: JSON.stringify(job.metadata),
-        })
-        .returning<JobRow[]>('*');
+      const { sql, bindings } = insertSql(job, 'true');
+      const { rows } = await trx.raw<{ rows: JobRow[] }>(sql, bindings);
+      const [row] = rows;
       if (!row) throw new Error(`job ${job.id} was not inserted`);
       return row;
     },
+
+    /**
+     * The INSERT of a new (queued) job as a statement for a CTE: it inserts only `when` the
+     * SQL condition holds, and returns the row (`RETURNING *`).
+     */
+    insertSql,
 
     /** The queue priority the tenant's plan gives the job (the reconciler re-adds it with the same). */
     async setPriority(trx: Knex.Transaction, id: string, priority: number): Promise<void> {
@@ -204,6 +224,11 @@ export function createJobRepository() {
     /** The outbox marker: the BullMQ job is known to exist. */
     async markEnqueued(db: Db, id: string): Promise<void> {
       await db('jobs').update({ enqueued_at: db.fn.now() }).where({ id }).whereNull('enqueued_at');
+    },
+
+    /** `markEnqueued` for many jobs in one statement. */
+    async markEnqueuedMany(db: Db, ids: string[]): Promise<void> {
+      await db('jobs').update({ enqueued_at: db.fn.now() }).whereIn('id', ids).whereNull('enqueued_at');
     },
 
     /**

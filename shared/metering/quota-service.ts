@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { SqlPart } from '../db/sql-part.ts';
 import { QuotaExceededError } from '../errors/http-errors.ts';
 import { type Estimate, METRICS, type Metric } from '../jobs/estimate.ts';
 import { FINAL_STATUS_LIST, type JobKind } from '../jobs/job-contract.ts';
@@ -14,6 +15,11 @@ export interface ReserveInput {
   estimate: Estimate;
   /** Clock override for tests; default now. */
   now?: Date;
+  /**
+   * The plan that applies to the tenant now, when the caller has read it already (the API reads
+   * it once per request, from its auth cache); absent: read from Postgres in `trx`.
+   */
+  plan?: Plan;
 }
 
 export interface Reservation {
@@ -23,7 +29,32 @@ export interface Reservation {
   amounts: Partial<Record<Metric, number>>;
 }
 
+/**
+ * A reservation decided up to its one write: the plan, the amounts per metric, and the SQL that
+ * books them, for a caller that runs the write inside a statement of its own (the API's submit
+ * is one statement: claim, reserve, insert, audit).
+ */
+export interface PreparedReservation extends Reservation {
+  /** The metrics to book, in lock order; empty: nothing to book (and no `job_reservations` row). */
+  metrics: Metric[];
+  /**
+   * The conditional upsert of the counters, for a CTE: books every metric that fits its limit
+   * (only `when` the SQL condition holds) and returns `metric` for each one booked. Fewer rows
+   * than `metrics`: the reservation does not fit, and the statement must not commit.
+   */
+  counters(when: string): SqlPart;
+  /** Records the reservation for the job rows `source` selects (`id`, `tenant_id`), for a CTE. */
+  record(source: SqlPart): SqlPart;
+  /** The 402 for a refused metric, with the counter as it stands. */
+  refusal(db: Knex | Knex.Transaction, metric: Metric): Promise<QuotaExceededError>;
+}
+
 export interface QuotaService {
+  /**
+   * Resolves the plan (unless given), checks the hard storage limit (throws 402) and works out
+   * the amounts to book; the booking itself is the caller's statement (`counters`, `record`).
+   */
+  prepare(db: Knex | Knex.Transaction, input: ReserveInput): Promise<PreparedReservation>;
   /**
    * Reserves a job's estimate in the caller's transaction (the one that inserts the job).
    * Hard limits (plans without overage) hold under any concurrency: one conditional upsert per
@@ -45,80 +76,92 @@ const OUTPUT_KINDS: ReadonlySet<JobKind> = new Set(['render', 'tts', 'image']);
 const EPSILON = 1e-9;
 
 export function createQuotaService(deps: { plans: PlanCatalogue }): QuotaService {
-  return {
-    release: (trx, { jobId }) => release(trx, jobId),
-    async reserve(trx, input) {
-      const now = input.now ?? new Date();
-      const plan = await tenantPlan(trx, deps.plans, input.tenantId, now);
-      const period = periodKey(now);
-      const resetsAt = periodOf(now).end.toISOString();
-      const hardLimit = (m: Metric) => (plan.overage ? null : plan.limits[m]);
+  async function prepare(db: Knex | Knex.Transaction, input: ReserveInput): Promise<PreparedReservation> {
+    const now = input.now ?? new Date();
+    const plan = input.plan ?? (await tenantPlan(db, deps.plans, input.tenantId, now));
+    const period = periodKey(now);
+    const resetsAt = periodOf(now).end.toISOString();
+    const hardLimit = (m: Metric) => (plan.overage ? null : plan.limits[m]);
 
-      if (OUTPUT_KINDS.has(input.kind)) await checkStorage(trx, input, hardLimit('storage_bytes'), resetsAt);
+    if (OUTPUT_KINDS.has(input.kind)) await checkStorage(db, input, hardLimit('storage_bytes'), resetsAt);
 
-      const items = METRICS.filter((m) => m !== 'storage_bytes')
-        .map((m) => [m, input.estimate[m] ?? 0] as const)
-        .filter(([, q]) => q > 0);
-      const amounts = Object.fromEntries(items) as Partial<Record<Metric, number>>;
-      if (items.length === 0) return { plan, period, amounts };
-
-      const limits = Object.fromEntries(items.map(([m]) => [m, hardLimit(m)]));
+    const items = METRICS.filter((m) => m !== 'storage_bytes')
+      .map((m) => [m, input.estimate[m] ?? 0] as const)
+      .filter(([, q]) => q > 0);
+    const amounts: Partial<Record<Metric, number>> = Object.fromEntries(items);
+    const limits = JSON.stringify(Object.fromEntries(items.map(([m]) => [m, hardLimit(m)])));
+    return {
+      plan,
+      period,
+      amounts,
+      metrics: items.map(([m]) => m),
       // One statement for all metrics, in metric order (a fixed lock order). A row that would
       // pass its limit is neither inserted nor updated, so it is missing from RETURNING.
-      const result = await trx.raw(
-        `INSERT INTO usage_counters AS c (tenant_id, period_start, metric, used, reserved, updated_at)
-         SELECT ?, ?::date, x.metric, 0, x.amount, now()
-         FROM unnest(?::text[], ?::float8[]) AS x(metric, amount)
-         WHERE x.amount <= COALESCE((?::jsonb ->> x.metric)::float8, 'Infinity'::float8) + ${EPSILON}
-         ORDER BY x.metric
-         ON CONFLICT (tenant_id, period_start, metric) DO UPDATE
-           SET reserved = c.reserved + EXCLUDED.reserved, updated_at = now()
-           WHERE c.used + c.reserved + EXCLUDED.reserved
-                 <= COALESCE((?::jsonb ->> c.metric)::float8, 'Infinity'::float8) + ${EPSILON}
-         RETURNING c.metric`,
-        [
-          input.tenantId,
-          period,
-          items.map(([m]) => m),
-          items.map(([, q]) => q),
-          JSON.stringify(limits),
-          JSON.stringify(limits),
-        ],
-      );
-      const granted = new Set((result.rows as Array<{ metric: string }>).map((r) => r.metric));
-      const refused = items.find(([m]) => !granted.has(m));
+      counters: (when) => ({
+        sql: `INSERT INTO usage_counters AS c (tenant_id, period_start, metric, used, reserved, updated_at)
+              SELECT ?, ?::date, x.metric, 0, x.amount, now()
+              FROM unnest(?::text[], ?::float8[]) AS x(metric, amount)
+              WHERE (${when})
+                AND x.amount <= COALESCE((?::jsonb ->> x.metric)::float8, 'Infinity'::float8) + ${EPSILON}
+              ORDER BY x.metric
+              ON CONFLICT (tenant_id, period_start, metric) DO UPDATE
+                SET reserved = c.reserved + EXCLUDED.reserved, updated_at = now()
+                WHERE c.used + c.reserved + EXCLUDED.reserved
+                      <= COALESCE((?::jsonb ->> c.metric)::float8, 'Infinity'::float8) + ${EPSILON}
+              RETURNING c.metric`,
+        bindings: [input.tenantId, period, items.map(([m]) => m), items.map(([, q]) => q), limits, limits],
+      }),
+      record: (source) => ({
+        sql: `INSERT INTO job_reservations (job_id, tenant_id, period_start, amounts)
+              SELECT s.id, s.tenant_id, ?::date, ?::jsonb FROM (${source.sql}) AS s`,
+        bindings: [period, JSON.stringify(amounts), ...source.bindings],
+      }),
+      async refusal(db, metric) {
+        const row = await counter(db, input.tenantId, period, metric);
+        return new QuotaExceededError({
+          metric,
+          limit: hardLimit(metric) ?? 0,
+          used: row.used,
+          reserved: row.reserved,
+          requested: amounts[metric] ?? 0,
+          resets_at: resetsAt,
+        });
+      },
+    };
+  }
+
+  return {
+    prepare,
+    release: (trx, { jobId }) => release(trx, jobId),
+    async reserve(trx, input) {
+      const r = await prepare(trx, input);
+      const { plan, period, amounts } = r;
+      if (r.metrics.length === 0) return { plan, period, amounts };
+      const counters = r.counters('true');
+      const result = await trx.raw<{ rows: Array<{ metric: Metric }> }>(counters.sql, counters.bindings);
+      const granted = new Set(result.rows.map((row) => row.metric));
+      const refused = r.metrics.find((m) => !granted.has(m));
       if (refused) {
         // Undo the metrics that did fit, so a caller that swallows the error leaks nothing.
         await releaseReserved(
           trx,
           input.tenantId,
           period,
-          Object.fromEntries(items.filter(([m]) => granted.has(m))),
+          Object.fromEntries(r.metrics.filter((m) => granted.has(m)).map((m) => [m, amounts[m]])),
         );
-        const [metric, requested] = refused;
-        const row = await counter(trx, input.tenantId, period, metric);
-        throw new QuotaExceededError({
-          metric,
-          limit: hardLimit(metric) ?? 0,
-          used: row.used,
-          reserved: row.reserved,
-          requested,
-          resets_at: resetsAt,
-        });
+        throw await r.refusal(trx, refused);
       }
-
-      await trx('job_reservations').insert({
-        job_id: input.jobId,
-        tenant_id: input.tenantId,
-        period_start: period,
-        amounts: JSON.stringify(amounts),
+      const record = r.record({
+        sql: 'SELECT ?::text AS id, ?::text AS tenant_id',
+        bindings: [input.jobId, input.tenantId],
       });
+      await trx.raw(record.sql, record.bindings);
       return { plan, period, amounts };
     },
   };
 }
 
-async function counter(db: Knex.Transaction, tenantId: string, period: string, metric: Metric) {
+async function counter(db: Knex | Knex.Transaction, tenantId: string, period: string, metric: Metric) {
   const row = await db('usage_counters')
     .select('used', 'reserved')
     .where({ tenant_id: tenantId, period_start: period, metric })
@@ -131,7 +174,7 @@ async function counter(db: Knex.Transaction, tenantId: string, period: string, m
  * hard storage limit cannot start more output-producing jobs until outputs are deleted or expire.
  */
 async function checkStorage(
-  trx: Knex.Transaction,
+  trx: Knex | Knex.Transaction,
   input: ReserveInput,
   limit: number | null,
   resetsAt: string,

@@ -3,13 +3,15 @@ import { type EventWriter, newEvent } from '../events/event-stream.ts';
 import type { EventType } from '../events/event-types.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Producer } from '../queue/producer.ts';
-import { endpointFor, recordDelivery } from './deliveries.ts';
+import { type DefaultEndpoint, endpointFor, endpointTaking, recordDelivery } from './deliveries.ts';
 
 export interface AnnounceJobEventDeps {
   db: Knex;
   events: EventWriter;
   producer: Pick<Producer, 'enqueueCallback'>;
   logger: Logger;
+  /** The tenant's default endpoint, when the caller has it at hand (the API caches it); default: read it. */
+  endpoint?: (tenantId: string) => Promise<DefaultEndpoint | null>;
 }
 
 /**
@@ -30,7 +32,9 @@ export async function announceJobEvent(
   let deliveryId: string | null = null;
   if (!job.callback_url) {
     try {
-      const url = await endpointFor(deps.db, job.tenant_id, type);
+      const url = deps.endpoint
+        ? endpointTaking(await deps.endpoint(job.tenant_id), type)
+        : await endpointFor(deps.db, job.tenant_id, type);
       if (url)
         deliveryId = await recordDelivery(deps.db, { tenantId: job.tenant_id, jobId: job.id, url, event });
     } catch (err) {

@@ -37,18 +37,39 @@ export const ENDPOINT_EVENT_TYPES = [
 
 const isFinal = (type: string) => (FINAL_JOB_EVENT_TYPES as readonly string[]).includes(type);
 
+/** A tenant's default endpoint: its URL and the event types it asked for (null: the default set). */
+export interface DefaultEndpoint {
+  url: string;
+  events: string[] | null;
+}
+
+/** The endpoint's URL if it takes events of this type. */
+export function endpointTaking(endpoint: DefaultEndpoint | null, type: EventType): string | null {
+  if (!endpoint) return null;
+  const { events } = endpoint;
+  if (events && !events.includes(type)) return null;
+  if (!events && !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return null;
+  return endpoint.url;
+}
+
+export async function defaultEndpoint(
+  db: Knex | Knex.Transaction,
+  tenantId: string,
+): Promise<DefaultEndpoint | null> {
+  const row: DefaultEndpoint | undefined = await db('webhook_endpoints')
+    .select('url', 'events')
+    .where({ tenant_id: tenantId })
+    .first();
+  return row ?? null;
+}
+
 /** The tenant's default endpoint URL, if it takes events of this type. */
 export async function endpointFor(
   db: Knex | Knex.Transaction,
   tenantId: string,
   type: EventType,
 ): Promise<string | null> {
-  const row = await db('webhook_endpoints').select('url', 'events').where({ tenant_id: tenantId }).first();
-  if (!row) return null;
-  const { events } = row;
-  if (events && !events.includes(type)) return null;
-  if (!events && !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return null;
-  return row.url;
+  return endpointTaking(await defaultEndpoint(db, tenantId), type);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { TenantGenerations } from '../../shared/auth/tenant-generation.ts';
 import type { Config } from '../../shared/config/config.ts';
 import type { Metric } from '../../shared/jobs/estimate.ts';
 import type { JobOutput, JobRow } from '../../shared/jobs/job-contract.ts';
@@ -42,6 +43,8 @@ export interface StepServices {
   producer?: Producer;
   /** Billing hooks of the metering feature (absent: local-ledger mode, nothing to close) */
   billing?: AccountBilling;
+  /** Bumped after a step revokes a tenant's access (account deletion): API replicas cache it. */
+  generations: Pick<TenantGenerations, 'bump'>;
 }
 
 /** What the account deletion asks of billing. Filled by the metering feature. */

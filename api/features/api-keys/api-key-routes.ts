@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod/v4';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
+import type { TenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { hashSecret, newSecret } from '../../../shared/crypto/tokens.ts';
 import { ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import { newId } from '../../../shared/ids/ids.ts';
@@ -67,7 +68,12 @@ function mintKey() {
 }
 
 /** API keys: admin+ manage them; the secret is shown once, at creation or rotation. */
-export function apiKeyRoutes(deps: { db: Knex; store: ApiKeyStore }): Operation[] {
+/** A revoked or rotated key stops on the very next request: `generations` is bumped after commit (auth-cache.ts). */
+export function apiKeyRoutes(deps: {
+  db: Knex;
+  store: ApiKeyStore;
+  generations: TenantGenerations;
+}): Operation[] {
   const { db, store } = deps;
   const common = { tag: 'api-keys', auth: 'bearer', role: 'admin' } as const;
   return [
@@ -145,6 +151,7 @@ export function apiKeyRoutes(deps: { db: Knex; store: ApiKeyStore }): Operation[
             targetId: params.id,
           });
         });
+        await deps.generations.bump([p.tenantId]);
         res.status(204).end();
       },
     }),
@@ -173,6 +180,7 @@ export function apiKeyRoutes(deps: { db: Knex; store: ApiKeyStore }): Operation[
           });
           return row;
         });
+        await deps.generations.bump([p.tenantId]);
         res.status(201).json({ ...view(created), key: minted.key });
       },
     }),

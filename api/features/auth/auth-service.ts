@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
 import type { Role } from '../../../shared/auth/roles.ts';
+import type { TenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { hashSecret, newSecret } from '../../../shared/crypto/tokens.ts';
 import { UnauthenticatedError } from '../../../shared/errors/http-errors.ts';
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
@@ -45,6 +46,8 @@ interface Deps {
   refreshTtlSeconds: number;
   /** Tells open dashboards that notification feeds changed (a member joined). */
   events?: EventWriter;
+  /** Bumped after a session ends, so every replica's auth cache drops it (auth-cache.ts). */
+  generations: TenantGenerations;
 }
 
 export function createAuthService(deps: Deps) {
@@ -253,8 +256,8 @@ export function createAuthService(deps: Deps) {
         const rt = await store.lockRefreshToken(trx, hashSecret(refreshToken));
         if (!rt) return { error: 'unknown' as const };
         if (rt.rotated_at) {
-          const n = await store.revokeSession(trx, rt.session_id, 'refresh_token_reuse');
-          if (n > 0) {
+          const ended = await store.revokeSession(trx, rt.session_id, 'refresh_token_reuse');
+          if (ended.length > 0) {
             await appendAudit(trx, {
               tenantId: null,
               actorType: 'system',
@@ -265,7 +268,7 @@ export function createAuthService(deps: Deps) {
               ip: client.ip,
             });
           }
-          return { error: 'reused' as const, sessionId: rt.session_id };
+          return { error: 'reused' as const, sessionId: rt.session_id, ended };
         }
         const session = await store.liveSession(trx, rt.session_id);
         if (!session || rt.expires_at.getTime() <= Date.now()) return { error: 'dead' as const };
@@ -273,21 +276,24 @@ export function createAuthService(deps: Deps) {
         return { pair: await issueTokens(trx, session.id, session.user_id, session.tenant_id) };
       });
       if ('pair' in outcome && outcome.pair) return outcome.pair;
-      if (outcome.error === 'reused')
+      if (outcome.error === 'reused') {
+        await deps.generations.bump(outcome.ended);
         logger.warn({ session_id: outcome.sessionId }, 'refresh token reuse: family revoked');
+      }
       throw new UnauthenticatedError('Refresh token is invalid, expired or revoked');
     },
 
     /** Ends the session a refresh token belongs to; holding the token is the proof. Unknown tokens: no-op. */
     async logout(refreshToken: string, client: ClientInfo): Promise<void> {
-      await db.transaction(async (trx) => {
+      const ended = await db.transaction(async (trx) => {
         const rt = await store.lockRefreshToken(trx, hashSecret(refreshToken));
         const session = rt
           ? await trx('sessions').select('id', 'user_id', 'tenant_id').where({ id: rt.session_id }).first()
           : null;
-        if (!session) return;
+        if (!session) return [];
         const userId = session.user_id;
-        if ((await store.revokeSession(trx, session.id, 'logout')) > 0) {
+        const ended = await store.revokeSession(trx, session.id, 'logout');
+        if (ended.length > 0) {
           await appendAudit(trx, {
             tenantId: session.tenant_id,
             actorType: 'user',
@@ -299,12 +305,15 @@ export function createAuthService(deps: Deps) {
             ip: client.ip,
           });
         }
+        return ended;
       });
+      // After commit: the next request with this session's access token fails, on every replica.
+      await deps.generations.bump(ended);
     },
 
     async logoutAll(userId: string, tenantId: string, client: ClientInfo): Promise<void> {
-      await db.transaction(async (trx) => {
-        const n = await store.revokeUserSessions(trx, userId, 'logout_all');
+      const ended = await db.transaction(async (trx) => {
+        const ended = await store.revokeUserSessions(trx, userId, 'logout_all');
         await appendAudit(trx, {
           tenantId,
           actorType: 'user',
@@ -314,9 +323,11 @@ export function createAuthService(deps: Deps) {
           targetId: userId,
           requestId: client.requestId,
           ip: client.ip,
-          metadata: { sessions: n },
+          metadata: { sessions: ended.length },
         });
+        return ended;
       });
+      await deps.generations.bump(ended);
     },
 
     /** Waits for mails still being sent (graceful stop, tests). */

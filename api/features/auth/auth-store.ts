@@ -12,6 +12,8 @@ export interface SessionView {
   user_id: string;
   tenant_id: string;
   role: Role;
+  /** The session ends then (authentication caches check it on every use). */
+  expires_at: Date;
 }
 
 /** SQL of sign-in: tokens, users, tenants, memberships, sessions and refresh tokens. */
@@ -131,7 +133,7 @@ export function createAuthStore() {
         .join('memberships as m', function () {
           this.on('m.tenant_id', 's.tenant_id').andOn('m.user_id', 's.user_id');
         })
-        .select('s.id', 's.user_id', 's.tenant_id', 'm.role')
+        .select('s.id', 's.user_id', 's.tenant_id', 'm.role', 's.expires_at')
         .where('s.id', sessionId)
         .whereNull('s.revoked_at')
         .where('s.expires_at', '>', db.fn.now())
@@ -139,18 +141,24 @@ export function createAuthStore() {
       return (row as SessionView | undefined) ?? null;
     },
 
-    async revokeSession(db: Knex | Knex.Transaction, sessionId: string, reason: string): Promise<number> {
-      return db('sessions')
+    /** Returns the tenant of the session it ended (none: it had ended already). */
+    async revokeSession(db: Knex | Knex.Transaction, sessionId: string, reason: string): Promise<string[]> {
+      const rows: Array<{ tenant_id: string }> = await db('sessions')
         .update({ revoked_at: db.fn.now(), revoked_reason: reason })
         .where({ id: sessionId })
-        .whereNull('revoked_at');
+        .whereNull('revoked_at')
+        .returning('tenant_id');
+      return rows.map((r) => r.tenant_id);
     },
 
-    async revokeUserSessions(db: Knex | Knex.Transaction, userId: string, reason: string): Promise<number> {
-      return db('sessions')
+    /** Returns the tenant of each session it ended. */
+    async revokeUserSessions(db: Knex | Knex.Transaction, userId: string, reason: string): Promise<string[]> {
+      const rows: Array<{ tenant_id: string }> = await db('sessions')
         .update({ revoked_at: db.fn.now(), revoked_reason: reason })
         .where({ user_id: userId })
-        .whereNull('revoked_at');
+        .whereNull('revoked_at')
+        .returning('tenant_id');
+      return rows.map((r) => r.tenant_id);
     },
 
     /** Throttled: at most one write a minute per session, so auth stays one read per request. */

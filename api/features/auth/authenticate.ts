@@ -5,23 +5,39 @@ import { hashSecret } from '../../../shared/crypto/tokens.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/http-errors.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { ApiKeyStore } from '../api-keys/api-key-store.ts';
+import type { AuthCaches } from './auth-cache.ts';
 import type { AuthStore } from './auth-store.ts';
 import type { JwtCodec } from './jwt.ts';
 
 export const API_KEY_PREFIX = 'rm_live_';
 
+// `last_used_at` is written at most once a minute per key or session (the stores' SQL says so
+// too): remembering the last write here saves the UPDATE's round trip on every other request.
+const TOUCH_EVERY_MS = 60_000;
+
 /**
  * Resolves `Authorization: Bearer <JWT | API key>` to a principal. A JWT alone is not enough:
  * its session must still be live and the user still a member, so logout, removal and role
- * changes take effect on the next request.
+ * changes take effect on the next request. Keys and sessions come from the auth cache, which
+ * serves them only while the tenant's generation is unchanged (auth-cache.ts): every change that
+ * revokes access bumps it, on every replica at once.
  */
 export function authenticate(deps: {
   db: Knex;
   jwt: JwtCodec;
   authStore: AuthStore;
   apiKeyStore: ApiKeyStore;
+  authCache: AuthCaches;
   logger: Logger;
 }): RequestHandler {
+  const touched = new Map<string, number>();
+  const due = (id: string) => {
+    const now = Date.now();
+    if (now - (touched.get(id) ?? 0) < TOUCH_EVERY_MS) return false;
+    if (touched.size > 100_000) touched.clear();
+    touched.set(id, now);
+    return true;
+  };
   return async (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -29,8 +45,14 @@ export function authenticate(deps: {
     const credential = match[1];
 
     if (credential.startsWith(API_KEY_PREFIX)) {
-      const key = await deps.apiKeyStore.findByHash(deps.db, hashSecret(credential));
-      if (!key) throw new UnauthenticatedError('Invalid API key');
+      const keyHash = hashSecret(credential);
+      const hit = await deps.authCache.apiKeys.get(
+        keyHash,
+        'unknown',
+        async () => (await deps.apiKeyStore.findByHash(deps.db, keyHash)) ?? null,
+      );
+      if (!hit) throw new UnauthenticatedError('Invalid API key');
+      const key = hit.value;
       req.principal = {
         type: 'api_key',
         tenantId: key.tenant_id,
@@ -38,18 +60,32 @@ export function authenticate(deps: {
         userId: null,
         apiKeyId: key.id,
         sessionId: null,
+        generation: hit.gen,
       };
-      deps.apiKeyStore
-        .touch(deps.db, key.id)
-        .catch((err: unknown) => deps.logger.warn({ err }, 'api key touch failed'));
+      if (due(key.id))
+        deps.apiKeyStore
+          .touch(deps.db, key.id)
+          .catch((err: unknown) => deps.logger.warn({ err }, 'api key touch failed'));
       next();
       return;
     }
 
     const claims = await deps.jwt.verify(credential);
     if (!claims) throw new UnauthenticatedError('Invalid or expired access token');
-    const session = await deps.authStore.liveSession(deps.db, claims.sid);
-    if (!session || session.user_id !== claims.sub || session.tenant_id !== claims.tid) {
+    // The token names its tenant, so the generation is read before the session is.
+    const hit = await deps.authCache.sessions.get(
+      claims.sid,
+      await deps.authCache.generation(claims.tid),
+      () => deps.authStore.liveSession(deps.db, claims.sid),
+    );
+    const session = hit?.value;
+    if (
+      !hit ||
+      !session ||
+      session.user_id !== claims.sub ||
+      session.tenant_id !== claims.tid ||
+      session.expires_at.getTime() <= Date.now()
+    ) {
       throw new UnauthenticatedError('Session has ended');
     }
     req.principal = {
@@ -59,10 +95,12 @@ export function authenticate(deps: {
       userId: session.user_id,
       apiKeyId: null,
       sessionId: session.id,
+      generation: hit.gen,
     };
-    deps.authStore
-      .touchSession(deps.db, session.id)
-      .catch((err: unknown) => deps.logger.warn({ err }, 'session touch failed'));
+    if (due(session.id))
+      deps.authStore
+        .touchSession(deps.db, session.id)
+        .catch((err: unknown) => deps.logger.warn({ err }, 'session touch failed'));
     next();
   };
 }

@@ -47,6 +47,7 @@ export interface BillingTestKit {
 /** The real API pointed at a fake Stripe (STRIPE_API_URL), with a webhook secret and PLANS_FILE. */
 export async function startBillingTestKit(
   plans: Record<string, unknown> = BILLING_PLANS,
+  overrides: Record<string, string> = {},
 ): Promise<BillingTestKit> {
   const stripe = await startFakeStripe();
   const plansFile = path.join(os.tmpdir(), `plans-billing-${process.pid}-${Date.now()}.json`);
@@ -58,6 +59,7 @@ export async function startBillingTestKit(
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     RATE_LIMIT_PER_MINUTE: '100000',
     RATE_LIMIT_BURST_PER_SECOND: '10000',
+    ...overrides,
   });
   return {
     t,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
+import type { TenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { ownerEmails, paymentFailedMail, trialEndingMail } from '../../../shared/billing/billing-mail.ts';
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
@@ -46,6 +47,8 @@ export interface StripeEventDeps {
   publicUrl: string;
   /** Announces `billing.subscription_updated` (and new notifications) on the tenant's stream after an applied event. */
   events?: Pick<EventWriter, 'emit'>;
+  /** Bumped after an event changed a tenant: its plan is cached by every replica (auth-cache.ts). */
+  generations: Pick<TenantGenerations, 'bump'>;
 }
 
 export type StripeEventHandler = (event: StripeEvent) => Promise<{ duplicate: boolean; outcome: string }>;
@@ -335,6 +338,8 @@ export function createStripeEventHandler(deps: StripeEventDeps): StripeEventHand
     });
     if (!result) return { duplicate: true, outcome: 'duplicate' };
     if (result.tenantId) {
+      // Before anything else: the next submit on any replica must see the new plan's limits.
+      await deps.generations.bump([result.tenantId]);
       // The Billing page shows the new plan the moment the webhook lands, without a reload.
       if (result.outcome === 'applied') {
         await deps.events?.emit(result.tenantId, 'billing.subscription_updated', {

@@ -36,7 +36,13 @@ const jobParams = z.object({ id: idParam });
 
 function actorOf(req: Request): JobActor {
   const p = principalOf(req);
-  return { tenantId: p.tenantId, actorId: p.userId ?? p.apiKeyId, role: p.role, audit: auditActor(req) };
+  return {
+    tenantId: p.tenantId,
+    actorId: p.userId ?? p.apiKeyId,
+    role: p.role,
+    audit: auditActor(req),
+    generation: p.generation,
+  };
 }
 
 const submitted = {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Knex } from 'knex';
+import { createBatcher } from '../../../shared/async/batcher.ts';
 import { withTimeout } from '../../../shared/async/with-timeout.ts';
 import { roleAtLeast } from '../../../shared/auth/roles.ts';
 import { ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
@@ -11,6 +12,7 @@ import type { JobListFilter, JobRepository } from '../../../shared/jobs/job-repo
 import type { JobSubmission } from '../../../shared/jobs/job-requests.ts';
 import type { Logger } from '../../../shared/logging/logger.ts';
 import type { PlanGate } from '../../../shared/metering/plan-gate.ts';
+import type { PlanCatalogue } from '../../../shared/metering/plans.ts';
 import type { QuotaService } from '../../../shared/metering/quota-service.ts';
 import { usageByJob } from '../../../shared/metering/usage-ledger.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
@@ -28,6 +30,7 @@ import { createCancelJob } from './cancel-job.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
 import { hasLiveOutput, type JobView, serializeJob } from './job-serializer.ts';
 import { createSubmitJob, type DryRun, type JobActor } from './submit-job.ts';
+import type { TenantState, TenantStateReader } from './tenant-state.ts';
 
 export interface JobServiceDeps {
   db: Knex;
@@ -47,9 +50,12 @@ export interface JobServiceDeps {
   /** FETCH_ALLOW_PRIVATE. */
   allowPrivateHosts: string[];
   /** Metering: reserves a submission's estimate (402) and releases a canceled queued job's. */
-  quota: Pick<QuotaService, 'reserve' | 'release'>;
+  quota: Pick<QuotaService, 'prepare' | 'reserve' | 'release'>;
   /** Metering: the plan gate (403 `upgrade_required`), before a submission's transaction. */
   gate: PlanGate;
+  plans: PlanCatalogue;
+  /** The tenant's plan columns and default endpoint (cached per tenant generation by the API). */
+  tenantState: TenantStateReader;
   /** Longest a request waits for Redis to take a job before leaving it to the reconciler. Default 3000 ms. */
   queueTimeoutMs?: number;
 }
@@ -100,6 +106,21 @@ export function createJobService(deps: JobServiceDeps) {
   const presign = (job: LiveOutputJob, ttlSeconds: number) =>
     deps.storage.presignedUrl(job.output_key, { ttlSeconds, ...fileOf(job) });
 
+  // `enqueued_at` is the outbox marker: null makes the reconciler add the job to BullMQ again,
+  // which is a no-op for a job BullMQ has (jobId = our id). So the mark can wait a few
+  // milliseconds and go out as one UPDATE for every job enqueued meanwhile; a crash before it
+  // costs one redundant add per job, never a lost job.
+  const marks = createBatcher<string>({
+    maxWaitMs: 5,
+    maxItems: 500,
+    flush: (ids) => store.markEnqueuedMany(db, ids),
+    onError: (err, ids) =>
+      logger.warn(
+        { err, jobs: ids.length },
+        'marking jobs enqueued failed; the reconciler will add them again',
+      ),
+  });
+
   /** After commit: add the BullMQ job, then mark the row. A failure leaves the row to the reconciler. */
   async function enqueue(job: JobRow): Promise<boolean> {
     try {
@@ -108,7 +129,7 @@ export function createJobService(deps: JobServiceDeps) {
         queueTimeoutMs,
         'enqueue',
       );
-      await store.markEnqueued(db, job.id);
+      marks.add(job.id);
       return true;
     } catch (err) {
       logger.warn({ err, job_id: job.id }, 'enqueue failed; the reconciler will enqueue the job');
@@ -116,15 +137,21 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** After commit: tells the tenant's event stream (and a default endpoint that asks) that a job was queued. */
-  async function announceQueued(job: JobRow): Promise<void> {
-    await announceJobEvent(deps, job, 'job.queued', { job: jobEventData(publicUrl, { ...job }) });
+  /**
+   * After commit: tells the tenant's event stream (and a default endpoint that asks) that a job
+   * was queued. `tenant`: its state as the request read it (else the endpoint is read now).
+   */
+  async function announceQueued(job: JobRow, tenant?: TenantState): Promise<void> {
+    const endpoint = tenant ? { endpoint: async () => tenant.endpoint } : {};
+    await announceJobEvent({ ...deps, ...endpoint }, job, 'job.queued', {
+      job: jobEventData(publicUrl, { ...job }),
+    });
   }
 
   const submission = createSubmitJob({
     ...deps,
-    enqueue: async (job) => {
-      await announceQueued(job);
+    enqueue: async (job, tenant) => {
+      await announceQueued(job, tenant);
       return enqueue(job);
     },
     view,
@@ -132,6 +159,9 @@ export function createJobService(deps: JobServiceDeps) {
   const cancellation = createCancelJob({ ...deps, queueTimeoutMs, view });
 
   return {
+    /** Writes the `enqueued_at` marks still waiting (on shutdown, and in tests that read them). */
+    drain: () => marks.drain(),
+
     /**
      * Validates URLs, gates, then inserts job + idempotency record + audit (+ reservation) in one
      * transaction and enqueues after commit. `replayed` = an earlier request with the same

@@ -83,7 +83,10 @@ describe('POST /v1/renders', () => {
       callback_url: null,
     });
     expect(row.payload).toEqual(renderRequestSchema.parse(fixture));
-    expect(row.enqueued_at).toBeInstanceOf(Date);
+    // The outbox mark follows the add within a few milliseconds (one UPDATE for a batch of jobs).
+    await expect
+      .poll(async () => (await k.t.env.db('jobs').where({ id }).first())?.enqueued_at)
+      .toBeInstanceOf(Date);
 
     const queued = await bullJob('render', id);
     expect(queued?.name).toBe('render.run');

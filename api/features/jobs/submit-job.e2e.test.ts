@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { QuotaExceededError, UpgradeRequiredError } from '../../../shared/errors/http-errors.ts';
 import { createEventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
 import { renderRequestSchema } from '../../../shared/jobs/job-requests.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
+import { periodKey } from '../../../shared/metering/periods.ts';
 import { createPlanGate } from '../../../shared/metering/plan-gate.ts';
 import { loadPlanCatalogue } from '../../../shared/metering/plans.ts';
 import { createQuotaService } from '../../../shared/metering/quota-service.ts';
@@ -17,6 +19,7 @@ import { createIdempotencyStore } from './idempotency-store.ts';
 import { createJobService, type JobServiceDeps } from './job-service.ts';
 import { readRenderShort } from './jobs-test-kit.ts';
 import type { JobActor } from './submit-job.ts';
+import { createTenantStateReader } from './tenant-state.ts';
 
 // These drive the use case directly, with metering's quota and gate replaced where a test needs to
 // see or force what they do.
@@ -63,7 +66,20 @@ function service(over: Partial<JobServiceDeps> = {}) {
     signingSecret: env.config.JWT_SECRET,
     allowPrivateHosts: [],
     quota,
-    gate: createPlanGate({ db: env.db, plans }),
+    gate: createPlanGate({ plans }),
+    plans,
+    // Actors here carry no tenant generation, so the state is read from Postgres on every call.
+    tenantState: createTenantStateReader({
+      db: env.db,
+      cache: {
+        generations: createTenantGenerations(
+          env.redis,
+          env.config.REDIS_PREFIX,
+          createLogger('silent', 'test'),
+        ),
+        logger: createLogger('silent', 'test'),
+      },
+    }),
     queueTimeoutMs: 300,
     ...over,
   });
@@ -81,9 +97,12 @@ describe('submit: Redis refuses the enqueue', () => {
     expect(row).toMatchObject({ status: 'queued', enqueued_at: null });
     expect(await producer.queue('render').getJob(job.id)).toBeUndefined();
 
-    const again = await service().submit(actor, submission, 'redis-down-1');
+    const healthy = service();
+    const again = await healthy.submit(actor, submission, 'redis-down-1');
     expect(again).toMatchObject({ replayed: true, job: { id: job.id } });
     expect(await producer.queue('render').getJob(job.id)).toBeDefined();
+    // The outbox mark is batched after the add: drain writes it.
+    await healthy.drain();
     expect(present(await env.db('jobs').where({ id: job.id }).first()).enqueued_at).toBeInstanceOf(Date);
   });
 
@@ -97,55 +116,66 @@ describe('submit: Redis refuses the enqueue', () => {
 });
 
 describe('submit: quota seams', () => {
-  it('when reserve throws 402, then nothing is written and nothing is enqueued', async () => {
+  it('when the reservation does not fit (402), then nothing is written, counters included, and the key is not burnt', async () => {
+    // Images and TTS fit; render seconds are at the free plan's limit. The statement books the
+    // first two before it finds the third does not fit: all three must be undone with the job.
+    const period = periodKey(new Date());
+    const limit = plans.get('free').limits.render_seconds ?? 0;
+    expect(limit).toBeGreaterThan(0);
+    const key = { tenant_id: tenantId, period_start: period, metric: 'render_seconds' as const };
+    const usedBefore = (await env.db('usage_counters').where(key).first())?.used ?? 0;
+    await env
+      .db('usage_counters')
+      .insert({ ...key, used: limit, reserved: 0 })
+      .onConflict(['tenant_id', 'period_start', 'metric'])
+      .merge({ used: limit, reserved: 0 });
+    const counters = () =>
+      env
+        .db('usage_counters')
+        .select('metric', 'used', 'reserved')
+        .where({ tenant_id: tenantId })
+        .orderBy('metric');
     const before = {
       jobs: await count('jobs'),
       keys: await count('idempotency_keys'),
       audit: await count('audit_log'),
+      reservations: await count('job_reservations'),
+      counters: await counters(),
     };
-    let seen: { jobVisible: boolean; args: unknown } | null = null;
-    const refuse = service({
-      quota: {
-        ...quota,
-        reserve: async (trx, args) => {
-          // The job row exists inside the transaction, so a reservation may reference it.
-          seen = { jobVisible: !!(await trx('jobs').where({ id: args.jobId }).first()), args };
-          throw new QuotaExceededError({
-            metric: 'render_seconds',
-            limit: 30_000,
-            used: 30_000,
-            reserved: 0,
-            requested: 17,
-            resets_at: '2026-12-01T00:00:00Z',
-          });
-        },
-      },
+    const refused = await service()
+      .submit(actor, submission, 'quota-1')
+      .catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(QuotaExceededError);
+    expect((refused as QuotaExceededError).details).toMatchObject({
+      metric: 'render_seconds',
+      limit,
+      used: limit,
+      reserved: 0,
     });
-    await expect(refuse.submit(actor, submission, 'quota-1')).rejects.toBeInstanceOf(QuotaExceededError);
-    expect(seen).toMatchObject({
-      jobVisible: true,
-      args: { tenantId, kind: 'render', estimate: { images: 3 } },
-    });
+    expect((refused as QuotaExceededError).details.requested).toBeGreaterThan(0);
     expect({
       jobs: await count('jobs'),
       keys: await count('idempotency_keys'),
       audit: await count('audit_log'),
+      reservations: await count('job_reservations'),
+      counters: await counters(),
     }).toEqual(before);
     // The key was not burnt: the same request succeeds once quota allows it.
+    await env.db('usage_counters').where(key).update({ used: usedBefore });
     const ok = await service().submit(actor, submission, 'quota-1');
     expect(ok.replayed).toBe(false);
   });
 
-  it('when the plan gate refuses, then it throws before any write and reserve is never called', async () => {
+  it('when the plan gate refuses, then it throws before any write and no reservation is prepared', async () => {
     const before = await count('jobs');
     let reserved = false;
     // The real gate: the tenant is on the free plan, which stops below 2160p.
     const gated = service({
       quota: {
         ...quota,
-        reserve: async (trx, args) => {
+        prepare: async (db, args) => {
           reserved = true;
-          return quota.reserve(trx, args);
+          return quota.prepare(db, args);
         },
       },
     });

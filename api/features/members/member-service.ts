@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { type AuditEntry, appendAudit } from '../../../shared/audit/audit-log.ts';
 import { type Role, roleAtLeast } from '../../../shared/auth/roles.ts';
+import type { TenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../shared/errors/http-errors.ts';
 import type { AuthService } from '../auth/auth-service.ts';
 import type { MemberRow, MemberStore } from './member-store.ts';
@@ -23,9 +24,16 @@ export interface InviteCreated {
 /**
  * Member rules: admins manage members; nobody grants more than they hold; only an owner grants,
  * revokes or removes the owner role; the last owner can be neither demoted nor removed.
- * Each change locks the tenant row first, so these rules hold under concurrent requests.
+ * Each change locks the tenant row first, so these rules hold under concurrent requests. A role
+ * change or a removal bumps the tenant's generation after commit, so the member's very next
+ * request, on any replica, is authorized with the new role or not at all.
  */
-export function createMemberService(deps: { db: Knex; store: MemberStore; auth: AuthService }) {
+export function createMemberService(deps: {
+  db: Knex;
+  store: MemberStore;
+  auth: AuthService;
+  generations: TenantGenerations;
+}) {
   const { db, store } = deps;
 
   const audit = (trx: Knex.Transaction, actor: MemberActor, e: Omit<AuditEntry, 'tenantId' | 'actorType'>) =>
@@ -94,7 +102,7 @@ export function createMemberService(deps: { db: Knex; store: MemberStore; auth: 
     },
 
     async changeRole(actor: MemberActor, userId: string, role: Role): Promise<MemberRow> {
-      return db.transaction(async (trx) => {
+      const changed = await db.transaction(async (trx) => {
         await store.lockTenant(trx, actor.tenantId);
         const m = await target(trx, actor, userId);
         if ((role === 'owner' || m.role === 'owner') && actor.role !== 'owner') {
@@ -114,6 +122,8 @@ export function createMemberService(deps: { db: Knex; store: MemberStore; auth: 
         });
         return { ...m, role };
       });
+      await deps.generations.bump([actor.tenantId]);
+      return changed;
     },
 
     /** Removes the membership and, in the same transaction, ends the user's sessions for this tenant. */
@@ -134,6 +144,7 @@ export function createMemberService(deps: { db: Knex; store: MemberStore; auth: 
           metadata: { role: m.role, sessions_ended: sessions },
         });
       });
+      await deps.generations.bump([actor.tenantId]);
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod/v4';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
+import type { TenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { NotFoundError } from '../../../shared/errors/http-errors.ts';
 import { idParam, isoTime, listOf, pageQuery } from '../../http/contract-schemas.ts';
 import { decodeTimeCursor, encodeCursor } from '../../http/keyset-cursor.ts';
@@ -24,7 +25,11 @@ const sessionSchema = z.object({
  * to — it is their own data, and a stolen session must be killable from anywhere. API keys have
  * no sessions: 403.
  */
-export function sessionRoutes(deps: { db: Knex; store: SessionStore }): Operation[] {
+export function sessionRoutes(deps: {
+  db: Knex;
+  store: SessionStore;
+  generations: TenantGenerations;
+}): Operation[] {
   const { db, store } = deps;
   return [
     defineOperation({
@@ -70,7 +75,7 @@ export function sessionRoutes(deps: { db: Knex; store: SessionStore }): Operatio
       handler: async ({ params }, req, res) => {
         const p = principalOf(req);
         const id = params.id;
-        await db.transaction(async (trx) => {
+        const ended = await db.transaction(async (trx) => {
           const ended = await store.revoke(trx, p.userId!, id);
           if (!ended) throw new NotFoundError('Session not found');
           // Logged where the session lived: another tenant's admins must not learn of it.
@@ -82,7 +87,10 @@ export function sessionRoutes(deps: { db: Knex; store: SessionStore }): Operatio
             targetId: id,
             metadata: { current: id === p.sessionId },
           });
+          return ended;
         });
+        // After commit: its access tokens stop on the very next request, on every replica.
+        await deps.generations.bump([ended.tenant_id]);
         res.status(204).end();
       },
     }),

@@ -28,7 +28,9 @@ let owner: SignIn;
 beforeAll(async () => {
   const plansFile = path.join(os.tmpdir(), `plans-usage-${process.pid}.json`);
   await writeFile(plansFile, JSON.stringify(PLANS));
+  // AUTH_CACHE_TTL_MS=0: plans are changed by hand in SQL below, behind the API's back.
   t = await startTestApi({
+    AUTH_CACHE_TTL_MS: '0',
     PLANS_FILE: plansFile,
     RATE_LIMIT_PER_MINUTE: '100000',
     RATE_LIMIT_BURST_PER_SECOND: '10000',

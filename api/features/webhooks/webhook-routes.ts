@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../../../shared/audit/audit-log.ts';
+import type { TenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../../shared/errors/http-errors.ts';
 import type { EventWriter } from '../../../shared/events/event-stream.ts';
 import { newEvent } from '../../../shared/events/event-stream.ts';
@@ -31,6 +32,8 @@ export interface WebhookRouteDeps {
   events: EventWriter;
   /** FETCH_ALLOW_PRIVATE */
   allowPrivateHosts: string[];
+  /** Bumped after the endpoint changes: submits read it from every replica's auth cache. */
+  generations: Pick<TenantGenerations, 'bump'>;
 }
 
 /**
@@ -109,6 +112,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Operation[] {
           });
           return saved;
         });
+        await deps.generations.bump([tenantId]);
         res.json(endpointView(row));
       },
     }),
@@ -132,6 +136,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Operation[] {
             targetId: tenantId,
           });
         });
+        await deps.generations.bump([tenantId]);
         res.status(204).end();
       },
     }),

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantPseudonym } from '../../../shared/account/tenant-pseudonym.ts';
+import { createTenantGenerations, generationKey } from '../../../shared/auth/tenant-generation.ts';
 import { createEventWriter } from '../../../shared/events/event-stream.ts';
 import { newId } from '../../../shared/ids/ids.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
@@ -44,6 +45,7 @@ beforeAll(async () => {
     mailer,
     storage: createLocalStorage(env.config.STORAGE_DIR),
     producer,
+    generations: createTenantGenerations(connection, env.config.REDIS_PREFIX, logger),
   };
   keep = await seedTenant(env.db, services.storage, { label: 'keep' });
   await producer.enqueueJob({ id: keep.jobs.queued, tenant_id: keep.tenantId, kind: 'tts' });
@@ -120,8 +122,12 @@ describe('account deletion steps', () => {
     const keepBefore = await rowCounts(keep.tenantId);
     const { t, job, payload } = await doomed('gone');
     const mailsBefore = smtp.mails.length;
+    const generation = generationKey(env.config.REDIS_PREFIX, t.tenantId);
+    const generationBefore = await connection.get(generation);
 
     await runSteps(deletionSteps, { services, job, payload });
+    // API replicas cache the tenant's keys and sessions: the revocation bumped their generation.
+    expect(await connection.get(generation)).not.toBe(generationBefore);
 
     // The scan finds what exists: the surviving tenant is all over the database.
     expect((await scanDatabase(env.db, [keep.tenantId])).length).toBeGreaterThan(10);

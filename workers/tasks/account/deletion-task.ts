@@ -87,6 +87,8 @@ const inventory: StepDefinition<DeletionRequest, { receipt_id: string; owners: s
       counts.jobs = (counts.jobs ?? 0) + (tenant ? 1 : 0);
       return receipts.open(trx, { jobId: ctx.job.id, tenantRef: tenantPseudonym(tenantId), counts });
     });
+    // After commit: API replicas cache keys and sessions; the revocation must reach them now.
+    await ctx.services.generations.bump([tenantId]);
     return { result: { receipt_id: receipt.id, owners } };
   },
 };

@@ -32,6 +32,8 @@ beforeAll(async () => {
     logger,
     mailer,
     storage: createLocalStorage(env.config.STORAGE_DIR),
+    // An export revokes nothing: a bump would fail the test loudly.
+    generations: { bump: () => Promise.reject(new Error('an export must not bump the tenant generation')) },
   };
   other = await seedTenant(env.db, services.storage, { label: 'other' });
   team = await seedTenant(env.db, services.storage, { label: 'team', sharedUser: other.owner });

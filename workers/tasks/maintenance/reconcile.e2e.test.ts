@@ -1,5 +1,6 @@
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTenantGenerations } from '../../../shared/auth/tenant-generation.ts';
 import { createEventWriter } from '../../../shared/events/event-stream.ts';
 import { createLogger } from '../../../shared/logging/logger.ts';
 import { createMailer } from '../../../shared/mail/mailer.ts';
@@ -29,6 +30,7 @@ beforeAll(async () => {
     producer: createProducer(connection, env.config.REDIS_PREFIX),
     metrics: createMetrics('worker'),
     events: createEventWriter({ redis: connection, redisPrefix: env.config.REDIS_PREFIX, logger }),
+    generations: createTenantGenerations(connection, env.config.REDIS_PREFIX, logger),
   };
   await env.db('tenants').insert({ id: 'ten_rec', name: 'R' });
 });
