@@ -134,12 +134,15 @@ function installHooks(): void {
   patch(Cluster.prototype, 'connect', (self: Cluster) => {
     record('redis', self, () => (clusterClosed(self) ? undefined : `cluster (${self.status})`));
   });
-  type PgClient = pg.Client & { _ended?: boolean; _connecting?: boolean; _connected?: boolean };
+  type PgClient = pg.Client & { _ending?: boolean; _ended?: boolean; _connected?: boolean };
   patch(pg.Client.prototype, 'connect', (self: PgClient) => {
+    // Closed: the socket is gone, and either end() was called or it never got as far as a session.
+    // A session the server dropped (the file's database is dropped WITH (FORCE) at cleanup) but
+    // nobody ended belongs to a pool that was never destroyed.
     record('postgres', self, () =>
-      self._ended || !(self._connecting || self._connected)
+      self._ended && (self._ending || !self._connected)
         ? undefined
-        : `pg client ${self.user}@${self.host}:${self.port}/${self.database}`,
+        : `pg client ${self.user}@${self.host}:${self.port}/${self.database}${self._ended ? ' (dropped by the server, never ended)' : ''}`,
     );
   });
   patch(net.Server.prototype, 'listen', (self: net.Server) => {
