@@ -8,8 +8,8 @@ import { newId } from '../shared/ids/ids.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
 import { createBenchEnv } from './bench-env.ts';
-import { profileBreakdown } from './cpu-profile-breakdown.ts';
-import { cpuMs, cpuMsOf } from './process-cpu.ts';
+import { profileBreakdown, topFunctions } from './cpu-profile-breakdown.ts';
+import { cpuMs, cpuMsOf, syscallsOf } from './process-cpu.ts';
 
 /**
  * `npm run bench:submit`: `POST /v1/renders` with BENCH_CONNECTIONS (32) concurrent clients on
@@ -41,6 +41,9 @@ const freePort = () =>
     s.on('error', reject);
   });
 const port = await freePort();
+// Postgres CPU is that of the backends serving the bench's own database (other work on the
+// machine uses other databases).
+const database = new URL(env.config.DATABASE_URL).pathname.slice(1);
 const url = `http://127.0.0.1:${port}`;
 const profileDir = PROFILE ? await mkdtemp(path.join(os.tmpdir(), 'rendermill-bench-prof-')) : null;
 const api: ChildProcess = spawn(
@@ -96,12 +99,19 @@ interface Round {
   accepted: number;
   /** CPU ms of the API process, all Postgres processes and redis-server during the round. */
   cpu: { api: number; postgres: number; redis: number };
+  /** Read and write system calls of the API process during the round. */
+  syscalls: { reads: number; writes: number };
 }
 
 async function drive(op: () => Promise<boolean>): Promise<Round> {
   const latencies: number[] = [];
   let errors = 0;
-  const before = { api: cpuMsOf(api.pid!), postgres: cpuMs('postgres'), redis: cpuMs('redis-server') };
+  const before = {
+    api: cpuMsOf(api.pid!),
+    postgres: cpuMs('postgres', database),
+    redis: cpuMs('redis-server'),
+  };
+  const syscallsBefore = syscallsOf(api.pid!);
   const until = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   await Promise.all(
@@ -116,11 +126,17 @@ async function drive(op: () => Promise<boolean>): Promise<Round> {
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = {
     api: cpuMsOf(api.pid!) - before.api,
-    postgres: cpuMs('postgres') - before.postgres,
+    postgres: cpuMs('postgres', database) - before.postgres,
     redis: cpuMs('redis-server') - before.redis,
+  };
+  const syscallsAfter = syscallsOf(api.pid!);
+  const syscalls = {
+    reads: syscallsAfter.reads - syscallsBefore.reads,
+    writes: syscallsAfter.writes - syscallsBefore.writes,
   };
   latencies.sort((a, b) => a - b);
   return {
+    syscalls,
     perSecond: latencies.length / elapsed,
     p50: pct(latencies, 0.5),
     p99: pct(latencies, 0.99),
@@ -165,7 +181,7 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     const a = apiRounds[r]!;
     console.log(
-      `round ${r + 1}: POST /v1/renders ${fmt(a)}   raw queue.add ${fmt(raw[r]!)}   CPU per accepted request: API ${us(a.cpu.api, a.accepted)}, Postgres ${us(a.cpu.postgres, a.accepted)}, Redis ${us(a.cpu.redis, a.accepted)}`,
+      `round ${r + 1}: POST /v1/renders ${fmt(a)}   raw queue.add ${fmt(raw[r]!)}   CPU per accepted request: API ${us(a.cpu.api, a.accepted)}, Postgres backends ${us(a.cpu.postgres, a.accepted)}, Redis ${us(a.cpu.redis, a.accepted)}; API system calls per request: ${(a.syscalls.reads / Math.max(1, a.accepted)).toFixed(1)} reads, ${(a.syscalls.writes / Math.max(1, a.accepted)).toFixed(1)} writes`,
     );
   }
   const m = (xs: Round[], k: 'perSecond' | 'p50' | 'p99') => median(xs.map((x) => x[k]));
@@ -183,6 +199,9 @@ try {
       console.log('where the API process spent its busy time (CPU profile, self time by kind of code):');
       for (const { group, share } of profileBreakdown(path.join(profileDir, file)))
         console.log(`  ${(share * 100).toFixed(1).padStart(5)} %  ${group}`);
+      console.log('the functions with the most self time:');
+      for (const { where, share } of topFunctions(path.join(profileDir, file), 25))
+        console.log(`  ${(share * 100).toFixed(1).padStart(5)} %  ${where}`);
     }
     await rm(profileDir, { recursive: true, force: true });
   }

@@ -75,3 +75,26 @@ export function profileBreakdown(file: string): Array<{ group: string; share: nu
   const rest = small.reduce((s, r) => s + r.share, 0);
   return rest > 0 ? [...big, { group: 'the rest (each < 1 %)', share: rest }] : big;
 }
+
+/** The functions with the most self time (busy samples only), for a closer look than the groups. */
+export function topFunctions(file: string, n: number): Array<{ where: string; share: number }> {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const counts = new Map<string, number>();
+  let busy = 0;
+  for (const id of profile.samples) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || frame.functionName === '(idle)') continue;
+    if (GROUPS[0]![1].test(frame.url)) continue;
+    busy++;
+    const file = frame.url
+      .replace(/^file:\/\/.*?\/node_modules\//, '')
+      .replace(/^file:\/\/.*?\/(api|shared|workers)\//, '$1/');
+    const where = `${frame.functionName || '(anonymous)'} ${file}`.trim();
+    counts.set(where, (counts.get(where) ?? 0) + 1);
+  }
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([where, c]) => ({ where, share: c / Math.max(1, busy) }));
+}

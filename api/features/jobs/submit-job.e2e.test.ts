@@ -202,3 +202,20 @@ describe('submit: quota seams', () => {
     expect(released).toEqual([`${tenantId}:${job.id}:canceled`]);
   });
 });
+
+describe('submit: the prepared statement', () => {
+  it('when a migration changes the jobs table after the statement was prepared, then submits still succeed', async () => {
+    const svc = service();
+    // Every pooled connection prepares it (the pool has several; run more submits than that).
+    for (let i = 0; i < 12; i++) await svc.submit(actor, submission, null);
+    await env.db.raw('ALTER TABLE jobs ADD COLUMN rm_test_column text');
+    try {
+      for (let i = 0; i < 12; i++) {
+        const { job } = await svc.submit(actor, submission, null);
+        expect(job.status).toBe('queued');
+      }
+    } finally {
+      await env.db.raw('ALTER TABLE jobs DROP COLUMN rm_test_column');
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { type AuditEntry, appendAuditSql } from '../../../shared/audit/audit-log.ts';
 import type { Role } from '../../../shared/auth/roles.ts';
-import { joinSql, type SqlPart } from '../../../shared/db/sql-part.ts';
+import { joinSql, queryPrepared, type SqlPart } from '../../../shared/db/sql-part.ts';
 import type { AppError } from '../../../shared/errors/app-error.ts';
 import {
   ConflictError,
@@ -261,12 +261,7 @@ export function createSubmitJob(deps: SubmitJobDeps) {
     );
     let row: (JobRow & { rm_claimed: boolean; rm_refused: unknown }) | undefined;
     try {
-      [row] = (
-        await db.raw<{ rows: Array<JobRow & { rm_claimed: boolean; rm_refused: unknown }> }>(
-          statement.sql,
-          statement.bindings,
-        )
-      ).rows;
+      [row] = await queryPrepared<JobRow & { rm_claimed: boolean; rm_refused: unknown }>(db, statement);
     } catch (err) {
       if (isQuotaRefusal(err)) throw await reservation.refusal(db, err.detail);
       throw err;
