@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { luaScript } from '../redis/lua-script.ts';
 import type { RedisClient } from '../redis/redis.ts';
 
 /**
@@ -146,6 +147,9 @@ export interface FairShare {
 
 /** DRR quantum per unit of weight, in jobs. */
 const QUANTUM = 1;
+// Every submit runs ENQUEUE and every dispatch PICK: sent by hash, not as text.
+const enqueueScript = luaScript(ENQUEUE);
+const pickScript = luaScript(PICK);
 
 export function createFairShare(redis: RedisClient, redisPrefix: string): FairShare {
   const base = (queue: string) => `${redisPrefix}:{bull}:fair:${queue}`;
@@ -163,31 +167,18 @@ export function createFairShare(redis: RedisClient, redisPrefix: string): FairSh
   const self: FairShare = {
     async enqueue(queue, e) {
       const [ring, members, held, weights] = keys(queue);
-      const added = await redis.eval(
-        ENQUEUE,
-        5,
-        ring!,
-        members!,
-        held!,
-        weights!,
-        listKey(queue, e.tenantId),
-        e.tenantId,
-        e.jobId,
-        encode(e),
-        String(e.weight),
+      const added = await enqueueScript(
+        redis,
+        [ring!, members!, held!, weights!, listKey(queue, e.tenantId)],
+        [e.tenantId, e.jobId, encode(e), String(e.weight)],
       );
       return added === 1;
     },
     async pick(queue, n) {
       if (n <= 0) return [];
-      const out = (await redis.eval(
-        PICK,
-        6,
-        ...keys(queue),
-        String(n),
-        `${base(queue)}:t:`,
-        String(QUANTUM),
-      )) as string[] | null;
+      const out = (await pickScript(redis, keys(queue), [String(n), `${base(queue)}:t:`, String(QUANTUM)])) as
+        | string[]
+        | null;
       return (out ?? []).map(decode);
     },
     async remove(queue, tenantId, jobId) {
