@@ -537,6 +537,88 @@ export function createJobRepository() {
         .where({ job_id: jobId, name, status: 'running' });
     },
 
+    // ---- account export ------------------------------------------------------------------
+
+    /**
+     * The tenant's jobs as the GDPR export shows them, by name: a column added later stays out
+     * of the export until it is added here on purpose. A builder, for the export's time paging.
+     */
+    exportJobs(db: Db, tenantId: string) {
+      return db('jobs')
+        .select(
+          'id',
+          'kind',
+          'status',
+          'progress',
+          'attempts',
+          'payload',
+          'estimate',
+          'metadata',
+          'callback_url',
+          'created_by',
+          'error_code',
+          'error_message',
+          'output_key',
+          'output_content_type',
+          'output_bytes',
+          'output_duration_seconds',
+          'output_expires_at',
+          'output_deleted_at',
+          // A publish job's video id and URL: the tenant's own record of where its video went.
+          'result',
+          'created_at',
+          'started_at',
+          'finished_at',
+        )
+        .where({ tenant_id: tenantId });
+    },
+
+    /** The steps of exported jobs, in job and step order (their results stay out). */
+    exportSteps(db: Db, jobIds: string[]) {
+      return db('job_steps')
+        .select(
+          'job_id',
+          'name',
+          'position',
+          'status',
+          'attempt',
+          'cache_hit',
+          'error',
+          'started_at',
+          'finished_at',
+        )
+        .whereIn('job_id', jobIds)
+        .orderBy([{ column: 'job_id' }, { column: 'position' }]);
+    },
+
+    /** Outputs still held. Earlier exports are left out: each would nest every previous one. */
+    heldOutputs(
+      db: Db,
+      tenantId: string,
+    ): Promise<
+      Array<{
+        job_id: string;
+        kind: string;
+        key: string;
+        content_type: string | null;
+        expires_at: Date | null;
+      }>
+    > {
+      return db('jobs')
+        .select(
+          'id as job_id',
+          'kind',
+          'output_key as key',
+          'output_content_type as content_type',
+          'output_expires_at as expires_at',
+        )
+        .where({ tenant_id: tenantId })
+        .whereNotNull('output_key')
+        .whereNull('output_deleted_at')
+        .whereNotIn('kind', ['export', 'deletion'])
+        .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+    },
+
     // ---- account deletion ----------------------------------------------------------------
 
     /**

@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import { AUDIT_COLUMNS } from '../../../shared/audit/audit-log.ts';
+import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
+
+const jobRepository = createJobRepository();
 
 type Row = Record<string, unknown>;
 
@@ -92,56 +95,12 @@ export function createExportReader(db: Knex, tenantId: string, batchSize = 500) 
 
     /** Jobs, each with its steps nested. */
     async *jobs(): AsyncGenerator<Row[]> {
-      const pages = byTime(
-        () =>
-          db('jobs')
-            .select(
-              'id',
-              'kind',
-              'status',
-              'progress',
-              'attempts',
-              'payload',
-              'estimate',
-              'metadata',
-              'callback_url',
-              'created_by',
-              'error_code',
-              'error_message',
-              'output_key',
-              'output_content_type',
-              'output_bytes',
-              'output_duration_seconds',
-              'output_expires_at',
-              'output_deleted_at',
-              // A publish job's video id and URL: the tenant's own record of where its video went.
-              'result',
-              'created_at',
-              'started_at',
-              'finished_at',
-            )
-            .where({ tenant_id: tenantId }),
-        'created_at',
-        'id',
-      );
+      const pages = byTime(() => jobRepository.exportJobs(db, tenantId), 'created_at', 'id');
       for await (const jobs of pages) {
-        const steps: Row[] = await db('job_steps')
-          .select(
-            'job_id',
-            'name',
-            'position',
-            'status',
-            'attempt',
-            'cache_hit',
-            'error',
-            'started_at',
-            'finished_at',
-          )
-          .whereIn(
-            'job_id',
-            jobs.map((j) => String(j.id)),
-          )
-          .orderBy([{ column: 'job_id' }, { column: 'position' }]);
+        const steps: Row[] = await jobRepository.exportSteps(
+          db,
+          jobs.map((j) => String(j.id)),
+        );
         yield jobs.map((j) => ({
           ...j,
           steps: steps.filter((s) => s.job_id === j.id).map(({ job_id, ...s }) => s),
@@ -209,19 +168,7 @@ export function createExportReader(db: Knex, tenantId: string, batchSize = 500) 
         expires_at: Date | null;
       }>
     > {
-      return db('jobs')
-        .select(
-          'id as job_id',
-          'kind',
-          'output_key as key',
-          'output_content_type as content_type',
-          'output_expires_at as expires_at',
-        )
-        .where({ tenant_id: tenantId })
-        .whereNotNull('output_key')
-        .whereNull('output_deleted_at')
-        .whereNotIn('kind', ['export', 'deletion'])
-        .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+      return jobRepository.heldOutputs(db, tenantId);
     },
   };
 }
