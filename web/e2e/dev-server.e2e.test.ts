@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stop as stopEsbuild } from 'esbuild';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../api/testing/api-harness.ts';
@@ -34,6 +35,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await vite?.close();
+  // Vite's transforms leave esbuild's service process running for the next one.
+  await stopEsbuild();
   delete process.env.RENDERMILL_API_URL;
   await t?.close();
   await rm(downloads, { recursive: true, force: true });
