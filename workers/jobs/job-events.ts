@@ -9,15 +9,23 @@ import type { WorkerServices } from './services.ts';
  * `job.step.succeeded` and `job.progress` — the last at most once per
  * EVENTS_PROGRESS_INTERVAL_MS, and only when progress moved. Each is announced after the write
  * that made it true — and delivered to the tenant's default endpoint when it asks for the type
- * (`announceJobEvent`); the final events come from finalizeJob.
+ * (`announceJobEvent`), one at a time in the order they happened; the final events come from
+ * finalizeJob.
  */
 export function createJobEvents(
   services: Pick<WorkerServices, 'events' | 'config' | 'db' | 'producer' | 'logger'>,
   job: JobRow,
 ) {
   const { config } = services;
-  const emit = (type: EventType, data: Record<string, unknown>) =>
-    announceJobEvent(services, job, type, data);
+  // One at a time, in call order: an announcement reads the default endpoint from Postgres before
+  // its XADD, so two in flight at once (a progress report while a step finishes) could reach the
+  // stream in the other order, and a client would see progress go backwards.
+  let queue: Promise<void> = Promise.resolve();
+  const emit = (type: EventType, data: Record<string, unknown>) => {
+    const sent = queue.then(() => announceJobEvent(services, job, type, data));
+    queue = sent.catch(() => undefined);
+    return sent;
+  };
   let progress = job.progress;
   let lastProgressAt = 0;
   let lastProgress = job.progress;
