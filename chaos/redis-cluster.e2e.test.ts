@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,9 +14,10 @@ let cluster: TestRedisCluster;
 let t: TestApi;
 let worker: WorkerProcess;
 
+let plansFile = '';
 beforeAll(async () => {
   cluster = await startRedisCluster(3);
-  const plansFile = path.join(os.tmpdir(), `plans-cluster-${process.pid}.json`);
+  plansFile = path.join(os.tmpdir(), `plans-cluster-${process.pid}.json`);
   // A 10-second render fits ten times into this free plan.
   await writeFile(
     plansFile,
@@ -37,6 +38,7 @@ beforeAll(async () => {
   worker = await startWorker(t.env.config);
 }, 90_000);
 afterAll(async () => {
+  await rm(plansFile, { force: true });
   await worker?.stop();
   await t?.close();
   await cluster?.close();

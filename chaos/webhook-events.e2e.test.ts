@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
@@ -30,6 +30,7 @@ let secret: string;
 let receiver: WebhookReceiver;
 let base: string;
 
+let plansFile = '';
 beforeAll(async () => {
   // /missing.png is a scene image that is not there: the render fails without retrying.
   receiver = await startWebhookReceiver((r) =>
@@ -37,7 +38,7 @@ beforeAll(async () => {
   );
   base = receiver.url;
   // A small image quota: eight title cards pass 80 % of it.
-  const plansFile = path.join(os.tmpdir(), `plans-webhook-events-${process.pid}.json`);
+  plansFile = path.join(os.tmpdir(), `plans-webhook-events-${process.pid}.json`);
   await writeFile(
     plansFile,
     JSON.stringify({
@@ -62,6 +63,7 @@ beforeAll(async () => {
   secret = ((await call('GET', '/v1/webhook-secret')).body as { secret: string }).secret;
 });
 afterAll(async () => {
+  await rm(plansFile, { force: true });
   await worker?.stop();
   await t?.close();
   await receiver?.close();

@@ -34,11 +34,12 @@ async function nextReceived(predicate: (r: Received) => boolean): Promise<Receiv
   return received.find(predicate)!;
 }
 
+let plansFile = '';
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
   received = receiver.received;
   receiverUrl = receiver.url;
-  const plansFile = path.join(os.tmpdir(), `plans-cli-${process.pid}.json`);
+  plansFile = path.join(os.tmpdir(), `plans-cli-${process.pid}.json`);
   await writeFile(
     plansFile,
     JSON.stringify({
@@ -67,6 +68,7 @@ beforeAll(async () => {
   owner = rm;
 });
 afterAll(async () => {
+  await rm(plansFile, { force: true });
   await worker?.stop();
   await t?.close();
   await receiver?.close();

@@ -1,13 +1,19 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PLANS, loadPlanCatalogue, PlansFileError } from './plans.ts';
 import { effectivePlanName } from './tenant-plan.ts';
+
+const written: string[] = [];
+afterAll(() => {
+  for (const file of written) rmSync(file, { force: true });
+});
 
 function plansFile(content: string): string {
   const file = path.join(os.tmpdir(), `plans-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, content);
+  written.push(file);
   return file;
 }
 

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type FakeStripe, signedWebhook, startFakeStripe } from '../../../shared/testing/fake-stripe.ts';
@@ -75,6 +75,7 @@ export async function startBillingTestKit(
     async close() {
       await t.close();
       await stripe.close();
+      await rm(plansFile, { force: true });
     },
   };
 }

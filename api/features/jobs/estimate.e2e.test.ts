@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,8 +24,9 @@ const card = (duration: number, resolution = '720p') => ({
 
 let t: TestApi;
 let free: SignIn;
+let plansFile = '';
 beforeAll(async () => {
-  const plansFile = path.join(os.tmpdir(), `plans-estimate-${process.pid}.json`);
+  plansFile = path.join(os.tmpdir(), `plans-estimate-${process.pid}.json`);
   await writeFile(plansFile, JSON.stringify(PLANS));
   t = await startTestApi({
     PLANS_FILE: plansFile,
@@ -35,6 +36,7 @@ beforeAll(async () => {
   free = await t.signIn('estimate@example.com');
 });
 afterAll(async () => {
+  await rm(plansFile, { force: true });
   await t.close();
 });
 

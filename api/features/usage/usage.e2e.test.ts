@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,8 +25,9 @@ const render = (resolution = '720p') => ({ scenes: [{ duration: 10, title: 'Card
 
 let t: TestApi;
 let owner: SignIn;
+let plansFile = '';
 beforeAll(async () => {
-  const plansFile = path.join(os.tmpdir(), `plans-usage-${process.pid}.json`);
+  plansFile = path.join(os.tmpdir(), `plans-usage-${process.pid}.json`);
   await writeFile(plansFile, JSON.stringify(PLANS));
   // AUTH_CACHE_TTL_MS=0: plans are changed by hand in SQL below, behind the API's back.
   t = await startTestApi({
@@ -38,6 +39,7 @@ beforeAll(async () => {
   owner = await t.signIn('owner@usage.example.com');
 });
 afterAll(async () => {
+  await rm(plansFile, { force: true });
   await t.close();
 });
 
