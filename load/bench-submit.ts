@@ -77,6 +77,7 @@ try {
   }
 } catch (err) {
   api.kill('SIGTERM');
+  if (profileDir) await rm(profileDir, { recursive: true, force: true });
   await env.close();
   throw err;
 }
