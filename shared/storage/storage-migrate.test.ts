@@ -97,7 +97,9 @@ describe('storage:migrate', () => {
         return bucket.read(key);
       },
     };
-    const r = await migrateStorage({ from, to: corrupting, journal });
+    // One copy at a time: s3rver (not S3) removes a directory when its last object is deleted, so
+    // deleting the bad copy while a neighbour in the same prefix is being written crashes it.
+    const r = await migrateStorage({ from, to: corrupting, journal, concurrency: 1 });
     expect(r.copied).toBe(11);
     expect(r.failed).toEqual([{ key: victim, reason: expect.stringContaining('checksum mismatch') }]);
     expect(await bucket.stat(victim)).toBeNull();
