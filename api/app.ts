@@ -146,7 +146,7 @@ export function apiOperations(deps: ApiDeps): Operation[] {
     ...auditLogRoutes({ db: deps.db, store: createAuditLogStore() }),
     ...accountRoutes({ account: deps.account }),
     ...webhookSecretRoutes({ db: deps.db, store: createWebhookSecretStore() }),
-    ...estimateRoutes({ db: deps.db, jobs: deps.jobs, plans: deps.plans }),
+    ...estimateRoutes({ db: deps.db, jobs: deps.jobs }),
     ...eventRoutes({
       hub: deps.eventHub,
       redis: deps.redis,

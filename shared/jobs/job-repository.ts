@@ -15,6 +15,10 @@ import {
 
 type Db = Knex | Knex.Transaction;
 
+async function markEnqueuedMany(db: Db, ids: string[]): Promise<void> {
+  await db('jobs').update({ enqueued_at: db.fn.now() }).whereIn('id', ids).whereNull('enqueued_at');
+}
+
 function insertSql(job: NewJob, when: string): SqlPart {
   return {
     sql: `INSERT INTO jobs (id, tenant_id, kind, status, payload, estimate, metadata, callback_url, created_by, priority)
@@ -222,14 +226,10 @@ export function createJobRepository() {
     // ---- enqueue and cancel ----------------------------------------------------------------
 
     /** The outbox marker: the BullMQ job is known to exist. */
-    async markEnqueued(db: Db, id: string): Promise<void> {
-      await db('jobs').update({ enqueued_at: db.fn.now() }).where({ id }).whereNull('enqueued_at');
-    },
+    markEnqueued: (db: Db, id: string) => markEnqueuedMany(db, [id]),
 
     /** `markEnqueued` for many jobs in one statement. */
-    async markEnqueuedMany(db: Db, ids: string[]): Promise<void> {
-      await db('jobs').update({ enqueued_at: db.fn.now() }).whereIn('id', ids).whereNull('enqueued_at');
-    },
+    markEnqueuedMany,
 
     /**
      * The reconciler added the job to BullMQ again. `afterFailure`: BullMQ had failed it (stalled

@@ -10,8 +10,7 @@ import {
   ttsRequestSchema,
 } from '../../../shared/jobs/job-requests.ts';
 import { periodKey } from '../../../shared/metering/periods.ts';
-import type { Plan, PlanCatalogue } from '../../../shared/metering/plans.ts';
-import { tenantPlan } from '../../../shared/metering/tenant-plan.ts';
+import type { Plan } from '../../../shared/metering/plans.ts';
 import { readCounters } from '../../../shared/metering/usage-counters.ts';
 import { problemSchema } from '../../http/contract-schemas.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
@@ -136,7 +135,7 @@ function price(
  * real submit would get (`submit.status` 202, or 402/403 with its problem body). The checks are
  * the submit's own, run in a rolled-back transaction (`JobService.dryRun`).
  */
-export function estimateRoutes(deps: { db: Knex; jobs: JobService; plans: PlanCatalogue }): Operation[] {
+export function estimateRoutes(deps: { db: Knex; jobs: JobService }): Operation[] {
   const estimate = async (req: Request, res: Response, s: JobSubmission) => {
     const p = principalOf(req);
     const actor = {
@@ -147,7 +146,7 @@ export function estimateRoutes(deps: { db: Knex; jobs: JobService; plans: PlanCa
     };
     const run = await deps.jobs.dryRun(actor, s);
     const now = new Date();
-    const plan = await tenantPlan(deps.db, deps.plans, p.tenantId, now);
+    const { plan } = run;
     const counters = new Map(
       (await readCounters(deps.db, p.tenantId, periodKey(now))).map((c) => [c.metric, c]),
     );

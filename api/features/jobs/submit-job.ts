@@ -52,6 +52,8 @@ export interface DryRun {
   estimate: Estimate;
   /** The 402 or 403 the real submit would answer; null: it would be accepted (202). */
   refusal: AppError | null;
+  /** The plan whose limits and prices applied. */
+  plan: Plan;
 }
 
 export interface SubmitJobDeps {
@@ -172,7 +174,7 @@ export function createSubmitJob(deps: SubmitJobDeps) {
       if (err instanceof QuotaExceededError) refusal ??= err;
       else if (!(err instanceof RollBack)) throw err;
     }
-    return { estimate, refusal };
+    return { estimate, refusal, plan };
   }
 
   /**

@@ -159,17 +159,7 @@ export function createExportReader(db: Knex, tenantId: string, batchSize = 500) 
     },
 
     /** Outputs still held. Earlier exports are left out: each would nest every previous one. */
-    async outputs(): Promise<
-      Array<{
-        job_id: string;
-        kind: string;
-        key: string;
-        content_type: string | null;
-        expires_at: Date | null;
-      }>
-    > {
-      return jobRepository.heldOutputs(db, tenantId);
-    },
+    outputs: () => jobRepository.heldOutputs(db, tenantId),
   };
 }
 
