@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,18 +16,28 @@ import { cpuMs, cpuMsOf, syscallsOf } from './process-cpu.ts';
  * `npm run bench:submit`: `POST /v1/renders` with BENCH_CONNECTIONS (32) concurrent clients on
  * one API key of an unlimited (enterprise) tenant, rate limits raised, for BENCH_SECONDS (10)
  * per round, against raw BullMQ `queue.add` with the same concurrency in the same run. Prints
- * accepted/s and latency p50/p99 per round and their medians over BENCH_ROUNDS (3), and the CPU
- * each accepted request cost the API process, Postgres and Redis.
+ * accepted/s and latency p50/p99 per round and their medians over BENCH_ROUNDS (3), the CPU each
+ * accepted request cost the API process, Postgres and Redis, and the CPU the load generator itself
+ * spent per request (API and raw rounds alike).
  *
  * The API runs in a process of its own, started as `npm run start:api` starts it, so the load
  * generator (this process, as k6 would be) does not share its event loop. BENCH_PROFILE=1 also
  * takes a CPU profile of the API during the rounds and prints where its time went.
+ *
+ * Ceiling: each round also drives, with the same client code, concurrency and round length, two
+ * trivial servers in processes of their own (load/bench-submit-ceiling-server.ts) that answer
+ * every submit with the bytes and content type of a real 202 captured in the warm-up: bare
+ * `node:http`, and Express with `express.json`. Client and servers share this machine's cores,
+ * so their rates are what any handler could reach here with this load generator. Round order:
+ * API, raw, bare http, Express; each target gets one warm-up round first.
  */
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const ROOT = path.resolve(import.meta.dirname, '..');
+const EXPRESS_VERSION = (createRequire(import.meta.url)('express/package.json') as { version: string })
+  .version;
 
 const env = await createBenchEnv({
   RATE_LIMIT_PER_MINUTE: '100000000',
@@ -45,6 +56,19 @@ const port = await freePort();
 // machine uses other databases).
 const database = new URL(env.config.DATABASE_URL).pathname.slice(1);
 const url = `http://127.0.0.1:${port}`;
+/** Polls `base`/healthz until it answers; throws when `child` exits first or after 30 s. */
+async function waitUntilUp(child: ChildProcess, base: string, what: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the ${what} exited with ${child.exitCode}`);
+    const up = await fetch(`${base}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return;
+    if (i > 300) throw new Error(`the ${what} did not come up in 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 const profileDir = PROFILE ? await mkdtemp(path.join(os.tmpdir(), 'rendermill-bench-prof-')) : null;
 const api: ChildProcess = spawn(
   process.execPath,
@@ -65,16 +89,7 @@ const api: ChildProcess = spawn(
 const apiExited = new Promise<void>((resolve) => api.once('exit', () => resolve()));
 // The bench database is dropped even when the API never comes up (it prints why on stderr).
 try {
-  for (let i = 0; ; i++) {
-    if (api.exitCode !== null) throw new Error(`the API exited with ${api.exitCode}`);
-    const up = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (i > 300) throw new Error('the API did not come up in 30 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilUp(api, url, 'API');
 } catch (err) {
   api.kill('SIGTERM');
   if (profileDir) await rm(profileDir, { recursive: true, force: true });
@@ -83,17 +98,7 @@ try {
 }
 
 const tenant = newId('ten');
-await env.db('tenants').insert({ id: tenant, name: 'bench', plan: 'enterprise' });
 const key = `rm_live_bench${newId('key').slice(4)}`;
-await env.db('api_keys').insert({
-  id: newId('key'),
-  tenant_id: tenant,
-  name: 'bench',
-  role: 'member',
-  prefix: key.slice(0, 12),
-  key_hash: hashSecret(key),
-  last4: key.slice(-4),
-});
 const body = JSON.stringify({ scenes: [{ text: 'A short bench scene.' }] });
 const connection = createRedis(env.config.redisTarget);
 // Raw adds go to the same Redis and prefix; with fair share on, the API's renders wait on the
@@ -110,21 +115,26 @@ interface Round {
   p99: number;
   errors: number;
   accepted: number;
-  /** CPU ms of the API process, all Postgres processes and redis-server during the round. */
-  cpu: { api: number; postgres: number; redis: number };
-  /** Read and write system calls of the API process during the round. */
+  /**
+   * CPU ms during the round of the server driven (the API process, or a ceiling server), all
+   * Postgres processes, redis-server, and this process (the load generator, user + system).
+   */
+  cpu: { server: number; postgres: number; redis: number; client: number };
+  /** Read and write system calls of the server process during the round. */
   syscalls: { reads: number; writes: number };
 }
 
-async function drive(op: () => Promise<boolean>): Promise<Round> {
+/** Runs `op` from CONNECTIONS concurrent clients for SECONDS; `server` is the process whose CPU counts. */
+async function drive(op: () => Promise<boolean>, server: ChildProcess = api): Promise<Round> {
   const latencies: number[] = [];
   let errors = 0;
   const before = {
-    api: cpuMsOf(api.pid!),
+    server: cpuMsOf(server.pid!),
     postgres: cpuMs('postgres', database),
     redis: cpuMs('redis-server'),
   };
-  const syscallsBefore = syscallsOf(api.pid!);
+  const syscallsBefore = syscallsOf(server.pid!);
+  const clientBefore = process.cpuUsage();
   const until = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   await Promise.all(
@@ -137,12 +147,14 @@ async function drive(op: () => Promise<boolean>): Promise<Round> {
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
+  const client = process.cpuUsage(clientBefore);
   const cpu = {
-    api: cpuMsOf(api.pid!) - before.api,
+    server: cpuMsOf(server.pid!) - before.server,
     postgres: cpuMs('postgres', database) - before.postgres,
     redis: cpuMs('redis-server') - before.redis,
+    client: (client.user + client.system) / 1000,
   };
-  const syscallsAfter = syscallsOf(api.pid!);
+  const syscallsAfter = syscallsOf(server.pid!);
   const syscalls = {
     reads: syscallsAfter.reads - syscallsBefore.reads,
     writes: syscallsAfter.writes - syscallsBefore.writes,
@@ -159,15 +171,19 @@ async function drive(op: () => Promise<boolean>): Promise<Round> {
   };
 }
 
-const submit = async () => {
-  const res = await fetch(`${url}/v1/renders`, {
+/** The one request every HTTP round sends, whichever server is behind `base`. */
+const post = (base: string) =>
+  fetch(`${base}/v1/renders`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body,
   });
+const submitTo = (base: string) => async () => {
+  const res = await post(base);
   await res.text();
   return res.status === 202;
 };
+const submit = submitTo(url);
 let n = 0;
 const rawAdd = async () => {
   const id = `job_raw_${n++}`;
@@ -175,33 +191,119 @@ const rawAdd = async () => {
   return true;
 };
 
+interface Ceiling {
+  label: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+  url: string;
+}
+// Pushed as soon as spawned, so the finally below stops a ceiling server that never came up too.
+const ceilings: Ceiling[] = [];
+async function startCeiling(kind: 'http' | 'express', label: string, reply: { bytes: Buffer; type: string }) {
+  const ceilingPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'load/bench-submit-ceiling-server.ts', kind, String(ceilingPort)],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        BENCH_CEILING_BODY_BASE64: reply.bytes.toString('base64'),
+        BENCH_CEILING_CONTENT_TYPE: reply.type,
+      },
+      stdio: 'inherit',
+    },
+  );
+  const ceiling: Ceiling = {
+    label,
+    child,
+    exited: new Promise<void>((resolve) => child.once('exit', () => resolve())),
+    url: `http://127.0.0.1:${ceilingPort}`,
+  };
+  ceilings.push(ceiling);
+  await waitUntilUp(child, ceiling.url, `${label} ceiling server`);
+  // Check the bytes rather than trust them: the ceiling is only a ceiling for the same answer.
+  const res = await post(ceiling.url);
+  const got = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 202 || res.headers.get('content-type') !== reply.type || !got.equals(reply.bytes))
+    throw new Error(`the ${label} ceiling server does not answer as the API did`);
+  return ceiling;
+}
+
 try {
+  await env.db('tenants').insert({ id: tenant, name: 'bench', plan: 'enterprise' });
+  await env.db('api_keys').insert({
+    id: newId('key'),
+    tenant_id: tenant,
+    name: 'bench',
+    role: 'member',
+    prefix: key.slice(0, 12),
+    key_hash: hashSecret(key),
+    last4: key.slice(-4),
+  });
   const load = os.loadavg()[0]!.toFixed(2);
   await drive(submit); // warm-up: pools, JIT, caches
+  // One real 202 (after the warm-up, so it is what a warm API answers) for the ceiling servers to repeat.
+  const real = await post(url);
+  const reply = {
+    bytes: Buffer.from(await real.arrayBuffer()),
+    type: real.headers.get('content-type') ?? '',
+  };
+  if (real.status !== 202) throw new Error(`the API answered the capture submit with ${real.status}`);
+  const bare = await startCeiling('http', 'bare node:http', reply);
+  const framework = await startCeiling('express', `Express ${EXPRESS_VERSION} + express.json`, reply);
+  for (const c of [bare, framework]) await drive(submitTo(c.url), c.child); // warm-up
   const apiRounds: Round[] = [];
   const raw: Round[] = [];
+  const bareRounds: Round[] = [];
+  const expressRounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     apiRounds.push(await drive(submit));
     raw.push(await drive(rawAdd));
     await rawQueue.obliterate({ force: true });
+    bareRounds.push(await drive(submitTo(bare.url), bare.child));
+    expressRounds.push(await drive(submitTo(framework.url), framework.child));
   }
   const fmt = (x: Round) =>
     `${x.perSecond.toFixed(0)}/s p50 ${x.p50.toFixed(1)} ms p99 ${x.p99.toFixed(1)} ms${x.errors ? ` (${x.errors} non-202)` : ''}`;
   const us = (ms: number, count: number) => `${((ms * 1000) / Math.max(1, count)).toFixed(0)} µs`;
+  const ceilingRounds = [
+    { label: bare.label, rounds: bareRounds },
+    { label: framework.label, rounds: expressRounds },
+  ];
   console.log(
-    `bench:submit — ${CONNECTIONS} connections, ${SECONDS} s per round, ${ROUNDS} rounds, load average ${load} at the start`,
+    `bench:submit — ${CONNECTIONS} connections, ${SECONDS} s per round, ${ROUNDS} rounds, ${os.availableParallelism()} cores, load average ${load} at the start`,
   );
   for (let r = 0; r < ROUNDS; r++) {
     const a = apiRounds[r]!;
+    const q = raw[r]!;
     console.log(
-      `round ${r + 1}: POST /v1/renders ${fmt(a)}   raw queue.add ${fmt(raw[r]!)}   CPU per accepted request: API ${us(a.cpu.api, a.accepted)}, Postgres backends ${us(a.cpu.postgres, a.accepted)}, Redis ${us(a.cpu.redis, a.accepted)}; API system calls per request: ${(a.syscalls.reads / Math.max(1, a.accepted)).toFixed(1)} reads, ${(a.syscalls.writes / Math.max(1, a.accepted)).toFixed(1)} writes`,
+      `round ${r + 1}: POST /v1/renders ${fmt(a)}   raw queue.add ${fmt(q)}   CPU per accepted request: API ${us(a.cpu.server, a.accepted)}, Postgres backends ${us(a.cpu.postgres, a.accepted)}, Redis ${us(a.cpu.redis, a.accepted)}; API system calls per request: ${(a.syscalls.reads / Math.max(1, a.accepted)).toFixed(1)} reads, ${(a.syscalls.writes / Math.max(1, a.accepted)).toFixed(1)} writes; load generator CPU per request: POST ${us(a.cpu.client, a.accepted)}, raw queue.add ${us(q.cpu.client, q.accepted)}`,
     );
+    for (const c of ceilingRounds) {
+      const x = c.rounds[r]!;
+      console.log(
+        `  ceiling, ${c.label}: ${fmt(x)}   CPU per request: server ${us(x.cpu.server, x.accepted)}, load generator ${us(x.cpu.client, x.accepted)}`,
+      );
+    }
   }
   const m = (xs: Round[], k: 'perSecond' | 'p50' | 'p99') => median(xs.map((x) => x[k]));
+  const mus = (xs: Round[], k: 'server' | 'client') =>
+    `${median(xs.map((x) => (x.cpu[k] * 1000) / Math.max(1, x.accepted))).toFixed(0)} µs`;
   console.log(
-    `median: POST /v1/renders ${m(apiRounds, 'perSecond').toFixed(0)} accepted/s, p50 ${m(apiRounds, 'p50').toFixed(1)} ms, p99 ${m(apiRounds, 'p99').toFixed(1)} ms (targets ≥ 1500/s, p99 ≤ 50 ms); raw queue.add ${m(raw, 'perSecond').toFixed(0)}/s; ratio ${(m(apiRounds, 'perSecond') / m(raw, 'perSecond')).toFixed(3)}`,
+    `median: POST /v1/renders ${m(apiRounds, 'perSecond').toFixed(0)} accepted/s, p50 ${m(apiRounds, 'p50').toFixed(1)} ms, p99 ${m(apiRounds, 'p99').toFixed(1)} ms (targets ≥ 1500/s, p99 ≤ 50 ms); raw queue.add ${m(raw, 'perSecond').toFixed(0)}/s; ratio ${(m(apiRounds, 'perSecond') / m(raw, 'perSecond')).toFixed(3)}; load generator CPU per request: POST ${mus(apiRounds, 'client')}, raw queue.add ${mus(raw, 'client')}`,
   );
+  for (const c of ceilingRounds) {
+    console.log(
+      `median ceiling, ${c.label}: ${m(c.rounds, 'perSecond').toFixed(0)} accepted/s, p50 ${m(c.rounds, 'p50').toFixed(1)} ms, p99 ${m(c.rounds, 'p99').toFixed(1)} ms; CPU per request: server ${mus(c.rounds, 'server')}, load generator ${mus(c.rounds, 'client')}; POST /v1/renders at ${(m(apiRounds, 'perSecond') / m(c.rounds, 'perSecond')).toFixed(3)} of it`,
+    );
+  }
 } finally {
+  // Every ceiling server that was spawned, up or not, as the API below.
+  for (const c of ceilings) {
+    c.child.kill('SIGTERM');
+    await c.exited;
+  }
   await producer.close();
   connection.disconnect();
   api.kill('SIGTERM');
