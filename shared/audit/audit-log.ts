@@ -17,25 +17,35 @@ export interface AuditEntry {
 
 /** Appends one audit entry; pass the transaction of the change it records so both land or neither. */
 export async function appendAudit(db: Knex | Knex.Transaction, e: AuditEntry): Promise<void> {
-  const { sql, bindings } = appendAuditSql(e, 'true');
+  const { sql, bindings } = appendAuditSql([e], 'true');
   await db.raw(sql, bindings);
 }
 
-/** The append as a statement for a CTE of the change it records: it appends only `when` the SQL condition holds. */
-export function appendAuditSql(e: AuditEntry, when: string): SqlPart {
+/**
+ * The append of entries as a statement for a CTE of the changes they record: each entry is
+ * appended only if `keep` (SQL over the candidate row `a`, e.g. its `a.target_id`) holds.
+ */
+export function appendAuditSql(entries: readonly AuditEntry[], keep: string): SqlPart {
   return {
     sql: `INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata)
-          SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::jsonb WHERE ${when}`,
+          SELECT a.tenant_id, a.actor_type, a.actor_id, a.action, a.target_type, a.target_id, a.request_id, a.ip, a.metadata
+          FROM jsonb_to_recordset(?::jsonb) AS a(tenant_id text, actor_type text, actor_id text, action text,
+               target_type text, target_id text, request_id text, ip text, metadata jsonb)
+          WHERE ${keep}`,
     bindings: [
-      e.tenantId,
-      e.actorType,
-      e.actorId ?? null,
-      e.action,
-      e.targetType ?? null,
-      e.targetId ?? null,
-      e.requestId ?? null,
-      e.ip ?? null,
-      JSON.stringify(e.metadata ?? {}),
+      JSON.stringify(
+        entries.map((e) => ({
+          tenant_id: e.tenantId,
+          actor_type: e.actorType,
+          actor_id: e.actorId ?? null,
+          action: e.action,
+          target_type: e.targetType ?? null,
+          target_id: e.targetId ?? null,
+          request_id: e.requestId ?? null,
+          ip: e.ip ?? null,
+          metadata: e.metadata ?? {},
+        })),
+      ),
     ],
   };
 }

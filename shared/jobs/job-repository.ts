@@ -19,21 +19,32 @@ async function markEnqueuedMany(db: Db, ids: string[]): Promise<void> {
   await db('jobs').update({ enqueued_at: db.fn.now() }).whereIn('id', ids).whereNull('enqueued_at');
 }
 
-function insertSql(job: NewJob, when: string): SqlPart {
+/**
+ * The INSERT of new (queued) jobs, each only if `keep` (SQL over the candidate row `j`) holds;
+ * returns the rows inserted (`RETURNING *`).
+ */
+function insertSql(jobs: readonly NewJob[], keep: string): SqlPart {
   return {
     sql: `INSERT INTO jobs (id, tenant_id, kind, status, payload, estimate, metadata, callback_url, created_by, priority)
-          SELECT ?::text, ?::text, ?::text, 'queued', ?::jsonb, ?::jsonb, ?::jsonb, ?::text, ?::text, ?::integer WHERE ${when}
+          SELECT j.id, j.tenant_id, j.kind, 'queued', j.payload, j.estimate, j.metadata, j.callback_url, j.created_by, j.priority
+          FROM jsonb_to_recordset(?::jsonb) AS j(id text, tenant_id text, kind text, payload jsonb, estimate jsonb,
+               metadata jsonb, callback_url text, created_by text, priority integer)
+          WHERE ${keep}
           RETURNING *`,
     bindings: [
-      job.id,
-      job.tenant_id,
-      job.kind,
-      JSON.stringify(job.payload),
-      JSON.stringify(job.estimate),
-      JSON.stringify(job.metadata ?? {}),
-      job.callback_url,
-      job.created_by,
-      job.priority,
+      JSON.stringify(
+        jobs.map((job) => ({
+          id: job.id,
+          tenant_id: job.tenant_id,
+          kind: job.kind,
+          payload: job.payload,
+          estimate: job.estimate,
+          metadata: job.metadata ?? {},
+          callback_url: job.callback_url,
+          created_by: job.created_by,
+          priority: job.priority,
+        })),
+      ),
     ],
   };
 }
@@ -111,17 +122,14 @@ export function createJobRepository() {
     // ---- rows ----------------------------------------------------------------------------
 
     async insert(trx: Knex.Transaction, job: NewJob): Promise<JobRow> {
-      const { sql, bindings } = insertSql(job, 'true');
+      const { sql, bindings } = insertSql([job], 'true');
       const { rows } = await trx.raw<{ rows: JobRow[] }>(sql, bindings);
       const [row] = rows;
       if (!row) throw new Error(`job ${job.id} was not inserted`);
       return row;
     },
 
-    /**
-     * The INSERT of a new (queued) job as a statement for a CTE: it inserts only `when` the
-     * SQL condition holds, and returns the row (`RETURNING *`).
-     */
+    /** The INSERT of new (queued) jobs as a statement for a CTE (see `insertSql`). */
     insertSql,
 
     /** The queue priority the tenant's plan gives the job (the reconciler re-adds it with the same). */

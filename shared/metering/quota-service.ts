@@ -30,29 +30,104 @@ export interface Reservation {
 }
 
 /**
- * A reservation decided up to its one write: the plan, the amounts per metric, and the SQL that
- * books them, for a caller that runs the write inside a statement of its own (the API's submit
- * is one statement: claim, reserve, insert, audit).
+ * A reservation decided up to its one write: the plan, the amounts per metric and their limits,
+ * for a caller that books it inside a statement of its own with `bookingSql` (the API's submit
+ * is one statement for many submissions: claim, reserve, insert, audit).
  */
 export interface PreparedReservation extends Reservation {
+  tenantId: string;
+  jobId: string;
   /** The metrics to book, in lock order; empty: nothing to book (and no `job_reservations` row). */
   metrics: Metric[];
-  /**
-   * The conditional upsert of the counters, for a CTE: books every metric that fits its limit
-   * (only `when` the SQL condition holds) and returns `metric` for each one booked. Fewer rows
-   * than `metrics`: the reservation does not fit, and the statement must not commit.
-   */
-  counters(when: string): SqlPart;
-  /** Records the reservation for the job rows `source` selects (`id`, `tenant_id`), for a CTE. */
-  record(source: SqlPart): SqlPart;
+  /** The hard limit per metric booked (null: none, the plan has overage or no limit). */
+  limits: Partial<Record<Metric, number | null>>;
   /** The 402 for a refused metric, with the counter as it stands. */
   refusal(db: Knex | Knex.Transaction, metric: Metric): Promise<QuotaExceededError>;
+}
+
+/**
+ * The SQL that books many prepared reservations in one statement, as CTEs. `only` is a subquery
+ * of the job ids to book (the ones whose submission goes ahead).
+ * - `counters`: one conditional upsert of the counters, each (tenant, period, metric) raised by
+ *   the sum over its jobs, in (tenant, period, metric) order (a fixed lock order). A counter whose
+ *   sum would pass its limit is neither inserted nor updated: it is missing from `RETURNING
+ *   tenant_id, period_start, metric`. Limits are the strictest any of the jobs' plans gives.
+ * - `unbooked`, given the name of the `counters` CTE: the (job_id, metric) that did not fit. Any
+ *   row there means the statement must not commit (raise, so the counters it did raise are undone).
+ * - `record`: the `job_reservations` rows of the jobs that `only` selects.
+ */
+export function bookingSql(bookings: readonly PreparedReservation[], only: SqlPart) {
+  const lines = bookings.flatMap((b) =>
+    b.metrics.map((metric) => ({
+      job_id: b.jobId,
+      tenant_id: b.tenantId,
+      period_start: b.period,
+      metric,
+      amount: b.amounts[metric] ?? 0,
+      lim: b.limits[metric] ?? null,
+    })),
+  );
+  const linesSql = `jsonb_to_recordset(?::jsonb)
+      AS x(job_id text, tenant_id text, period_start date, metric text, amount float8, lim float8)`;
+  // The limit a counter is held to, for its ON CONFLICT branch: tenant → metric → limit.
+  const limits: Record<string, Record<string, number>> = {};
+  for (const l of lines) {
+    if (l.lim === null) continue;
+    limits[l.tenant_id] ??= {};
+    const t = limits[l.tenant_id]!;
+    t[l.metric] = Math.min(t[l.metric] ?? Number.POSITIVE_INFINITY, l.lim);
+  }
+  const linesJson = JSON.stringify(lines);
+  const limitsJson = JSON.stringify(limits);
+  const withBookings = bookings.filter((b) => b.metrics.length > 0);
+  return {
+    counters: {
+      sql: `INSERT INTO usage_counters AS c (tenant_id, period_start, metric, used, reserved, updated_at)
+            SELECT x.tenant_id, x.period_start, x.metric, 0, sum(x.amount), now()
+            FROM ${linesSql}
+            WHERE x.job_id IN (${only.sql})
+            GROUP BY x.tenant_id, x.period_start, x.metric
+            HAVING sum(x.amount) <= COALESCE(min(x.lim), 'Infinity'::float8) + ${EPSILON}
+            ORDER BY x.tenant_id, x.period_start, x.metric
+            ON CONFLICT (tenant_id, period_start, metric) DO UPDATE
+              SET reserved = c.reserved + EXCLUDED.reserved, updated_at = now()
+              WHERE c.used + c.reserved + EXCLUDED.reserved
+                    <= COALESCE((?::jsonb -> c.tenant_id ->> c.metric)::float8, 'Infinity'::float8) + ${EPSILON}
+            RETURNING c.tenant_id, c.period_start, c.metric`,
+      bindings: [linesJson, ...only.bindings, limitsJson],
+    } satisfies SqlPart,
+    unbooked: (counters: string): SqlPart => ({
+      sql: `SELECT x.job_id, x.metric FROM ${linesSql}
+            WHERE x.job_id IN (${only.sql})
+              AND NOT EXISTS (SELECT 1 FROM ${counters} r
+                              WHERE r.tenant_id = x.tenant_id AND r.period_start = x.period_start AND r.metric = x.metric)`,
+      bindings: [linesJson, ...only.bindings],
+    }),
+    /** `recorded`: a subquery of the job ids whose reservation is recorded (the jobs inserted). */
+    record: (recorded: SqlPart): SqlPart => ({
+      sql: `INSERT INTO job_reservations (job_id, tenant_id, period_start, amounts)
+            SELECT b.job_id, b.tenant_id, b.period_start, b.amounts
+            FROM jsonb_to_recordset(?::jsonb) AS b(job_id text, tenant_id text, period_start date, amounts jsonb)
+            WHERE b.job_id IN (${recorded.sql})`,
+      bindings: [
+        JSON.stringify(
+          withBookings.map((b) => ({
+            job_id: b.jobId,
+            tenant_id: b.tenantId,
+            period_start: b.period,
+            amounts: b.amounts,
+          })),
+        ),
+        ...recorded.bindings,
+      ],
+    }),
+  };
 }
 
 export interface QuotaService {
   /**
    * Resolves the plan (unless given), checks the hard storage limit (throws 402) and works out
-   * the amounts to book; the booking itself is the caller's statement (`counters`, `record`).
+   * the amounts to book; the booking itself is the caller's statement (`bookingSql`).
    */
   prepare(db: Knex | Knex.Transaction, input: ReserveInput): Promise<PreparedReservation>;
   /**
@@ -89,33 +164,14 @@ export function createQuotaService(deps: { plans: PlanCatalogue }): QuotaService
       .map((m) => [m, input.estimate[m] ?? 0] as const)
       .filter(([, q]) => q > 0);
     const amounts: Partial<Record<Metric, number>> = Object.fromEntries(items);
-    const limits = JSON.stringify(Object.fromEntries(items.map(([m]) => [m, hardLimit(m)])));
     return {
+      tenantId: input.tenantId,
+      jobId: input.jobId,
       plan,
       period,
       amounts,
       metrics: items.map(([m]) => m),
-      // One statement for all metrics, in metric order (a fixed lock order). A row that would
-      // pass its limit is neither inserted nor updated, so it is missing from RETURNING.
-      counters: (when) => ({
-        sql: `INSERT INTO usage_counters AS c (tenant_id, period_start, metric, used, reserved, updated_at)
-              SELECT ?, ?::date, x.metric, 0, x.amount, now()
-              FROM unnest(?::text[], ?::float8[]) AS x(metric, amount)
-              WHERE (${when})
-                AND x.amount <= COALESCE((?::jsonb ->> x.metric)::float8, 'Infinity'::float8) + ${EPSILON}
-              ORDER BY x.metric
-              ON CONFLICT (tenant_id, period_start, metric) DO UPDATE
-                SET reserved = c.reserved + EXCLUDED.reserved, updated_at = now()
-                WHERE c.used + c.reserved + EXCLUDED.reserved
-                      <= COALESCE((?::jsonb ->> c.metric)::float8, 'Infinity'::float8) + ${EPSILON}
-              RETURNING c.metric`,
-        bindings: [input.tenantId, period, items.map(([m]) => m), items.map(([, q]) => q), limits, limits],
-      }),
-      record: (source) => ({
-        sql: `INSERT INTO job_reservations (job_id, tenant_id, period_start, amounts)
-              SELECT s.id, s.tenant_id, ?::date, ?::jsonb FROM (${source.sql}) AS s`,
-        bindings: [period, JSON.stringify(amounts), ...source.bindings],
-      }),
+      limits: Object.fromEntries(items.map(([m]) => [m, hardLimit(m)])),
       async refusal(db, metric) {
         const row = await counter(db, input.tenantId, period, metric);
         return new QuotaExceededError({
@@ -137,8 +193,12 @@ export function createQuotaService(deps: { plans: PlanCatalogue }): QuotaService
       const r = await prepare(trx, input);
       const { plan, period, amounts } = r;
       if (r.metrics.length === 0) return { plan, period, amounts };
-      const counters = r.counters('true');
-      const result = await trx.raw<{ rows: Array<{ metric: Metric }> }>(counters.sql, counters.bindings);
+      const thisJob: SqlPart = { sql: 'SELECT ?::text', bindings: [input.jobId] };
+      const booking = bookingSql([r], thisJob);
+      const result = await trx.raw<{ rows: Array<{ metric: Metric }> }>(
+        booking.counters.sql,
+        booking.counters.bindings,
+      );
       const granted = new Set(result.rows.map((row) => row.metric));
       const refused = r.metrics.find((m) => !granted.has(m));
       if (refused) {
@@ -151,10 +211,7 @@ export function createQuotaService(deps: { plans: PlanCatalogue }): QuotaService
         );
         throw await r.refusal(trx, refused);
       }
-      const record = r.record({
-        sql: 'SELECT ?::text AS id, ?::text AS tenant_id',
-        bindings: [input.jobId, input.tenantId],
-      });
+      const record = booking.record(thisJob);
       await trx.raw(record.sql, record.bindings);
       return { plan, period, amounts };
     },

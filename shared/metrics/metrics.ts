@@ -24,6 +24,17 @@ export function createMetrics(role: 'api' | 'worker') {
       labelNames: ['kind'] as const,
       registers,
     }),
+    submitGroupSize: new Histogram({
+      name: 'rendermill_submit_group_size',
+      help: 'Submissions written together by one statement (group commit; 1 when the API is idle)',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    }),
+    submitWaiting: new Gauge({
+      name: 'rendermill_submit_waiting',
+      help: 'Submissions waiting for their group statement or in one now',
+      registers,
+    }),
     jobsFinished: new Counter({
       name: 'rendermill_jobs_finished_total',
       help: 'Jobs that reached a final status, by kind and outcome',

@@ -12,33 +12,32 @@ export interface Claim {
 }
 
 /**
- * Claims `key`, or replaces an expired claim; returns `job_id` when it did, nothing when a live
- * claim exists. A concurrent claim of the same key waits on the primary key until the other
- * transaction ends, then sees its row: two identical requests never both insert a job.
+ * Claims each key, or replaces an expired claim; returns `job_id` for each one it did, nothing
+ * for a key with a live claim. A concurrent claim of the same key waits on the primary key until
+ * the other transaction ends, then sees its row: two identical requests never both insert a job.
+ * Keys are claimed in (tenant, key) order, so two statements claiming several keys cannot
+ * deadlock; the caller never passes one key twice (Postgres refuses to update a row twice in
+ * one statement).
  */
-function claimSql(c: Claim): SqlPart {
+function claimSql(claims: readonly Claim[]): SqlPart {
   return {
     sql: `INSERT INTO idempotency_keys (tenant_id, key, request_hash, job_id, expires_at)
-          VALUES (?, ?, ?, ?, now() + make_interval(secs => ?))
+          SELECT c."tenantId", c.key, c."requestHash", c."jobId", now() + make_interval(secs => c."ttlSeconds")
+          FROM jsonb_to_recordset(?::jsonb)
+            AS c("tenantId" text, key text, "requestHash" text, "jobId" text, "ttlSeconds" float8)
+          ORDER BY c."tenantId", c.key
           ON CONFLICT (tenant_id, key) DO UPDATE
             SET request_hash = EXCLUDED.request_hash, job_id = EXCLUDED.job_id, expires_at = EXCLUDED.expires_at
             WHERE idempotency_keys.expires_at <= now()
           RETURNING job_id`,
-    bindings: [c.tenantId, c.key, c.requestHash, c.jobId, c.ttlSeconds],
+    bindings: [JSON.stringify(claims)],
   };
 }
 
 /** `Idempotency-Key` claims of job submissions (24 h per tenant). Job rows live in the job repository. */
 export function createIdempotencyStore() {
   return {
-    /** Claims `key` for this request (see `claimSql`). False: a live claim exists. */
-    async claim(trx: Knex.Transaction, c: Claim): Promise<boolean> {
-      const { sql, bindings } = claimSql(c);
-      const { rows } = await trx.raw<{ rows: unknown[] }>(sql, bindings);
-      return rows.length > 0;
-    },
-
-    /** The claim as a statement for a CTE (`RETURNING job_id` when claimed). */
+    /** The claims as a statement for a CTE (`RETURNING job_id` for each key claimed). */
     claimSql,
 
     async find(

@@ -58,6 +58,8 @@ export interface JobServiceDeps {
   tenantState: TenantStateReader;
   /** Longest a request waits for Redis to take a job before leaving it to the reconciler. Default 3000 ms. */
   queueTimeoutMs?: number;
+  /** Group commit of concurrent submissions (submit-job.ts); default 4 statements of up to 32. */
+  groupCommit?: { maxInFlight: number; maxItems: number };
 }
 
 export interface Download {

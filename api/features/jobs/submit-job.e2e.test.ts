@@ -219,3 +219,132 @@ describe('submit: the prepared statement', () => {
     }
   });
 });
+
+describe('submit: group commit', () => {
+  const plan = 'free';
+
+  async function newTenant(name: string) {
+    const id = newId('ten');
+    await env.db('tenants').insert({ id, name, plan });
+    const a: JobActor = {
+      tenantId: id,
+      actorId: 'usr_test',
+      audit: { actorType: 'user', actorId: 'usr_test', requestId: `req_${name}` },
+    };
+    return { id, actor: a };
+  }
+  const rows = (table: 'jobs' | 'audit_log' | 'job_reservations' | 'idempotency_keys', tenant: string) =>
+    env.db(table).where({ tenant_id: tenant });
+  const counter = async (tenant: string) =>
+    (
+      await env
+        .db('usage_counters')
+        .where({ tenant_id: tenant, period_start: periodKey(new Date()), metric: 'render_seconds' })
+        .first()
+    )?.reserved ?? 0;
+
+  /**
+   * One statement slot (maxInFlight 1), held by a submission whose counter row the test has
+   * locked; `burst` is started meanwhile, and the lock is released once all of it waits. Its
+   * submissions then go together, in groups of up to 32.
+   */
+  async function whileAStatementIsInFlight<T>(burst: (svc: ReturnType<typeof service>) => Array<Promise<T>>) {
+    const metrics = createMetrics('api');
+    const svc = service({ metrics, groupCommit: { maxInFlight: 1, maxItems: 32 } });
+    const blocker = await newTenant('blocker');
+    const key = {
+      tenant_id: blocker.id,
+      period_start: periodKey(new Date()),
+      metric: 'render_seconds' as const,
+    };
+    await env.db('usage_counters').insert({ ...key, used: 0, reserved: 0 });
+    const lock = await env.db.transaction();
+    const waiting = async () => (await metrics.submitWaiting.get()).values[0]?.value ?? 0;
+    try {
+      await lock('usage_counters').where(key).forUpdate();
+      const first = svc.submit(blocker.actor, submission, null);
+      await expect.poll(waiting).toBe(1);
+      const started = burst(svc);
+      await expect.poll(waiting).toBe(1 + started.length);
+      await lock.commit();
+      await first;
+      const settled = await Promise.allSettled(started);
+      const sizes = (await metrics.submitGroupSize.get()).values;
+      const observed = {
+        count: sizes.find((v) => v.metricName === 'rendermill_submit_group_size_count')?.value,
+        sum: sizes.find((v) => v.metricName === 'rendermill_submit_group_size_sum')?.value,
+      };
+      return { settled, observed };
+    } finally {
+      if (!lock.isCompleted()) await lock.rollback();
+    }
+  }
+
+  it('when submissions arrive while a statement is in flight, then one statement writes them all, each with its own job, reservation, audit entry and share of the counter', async () => {
+    const t = await newTenant('burst');
+    const { settled, observed } = await whileAStatementIsInFlight((svc) =>
+      Array.from({ length: 20 }, () => svc.submit(t.actor, submission, null)),
+    );
+    // Two statements: the blocker's, then all 20 together.
+    expect(observed).toEqual({ count: 2, sum: 21 });
+    const ids = settled.map((r) => (r.status === 'fulfilled' ? r.value.job.id : String(r.reason)));
+    expect(new Set(ids).size).toBe(20);
+    const jobs = await rows('jobs', t.id).select('id', 'status', 'estimate');
+    expect(jobs.map((j) => j.id).sort()).toEqual([...ids].sort());
+    expect(jobs.every((j) => j.status === 'queued')).toBe(true);
+    const audit = await rows('audit_log', t.id).where({ action: 'job.submitted' }).select('target_id');
+    expect(audit.map((a) => a.target_id).sort()).toEqual([...ids].sort());
+    const reservations = await rows('job_reservations', t.id).select('job_id');
+    expect(reservations.map((r) => r.job_id).sort()).toEqual([...ids].sort());
+    const perJob = jobs[0]!.estimate.render_seconds ?? 0;
+    expect(perJob).toBeGreaterThan(0);
+    expect(await counter(t.id)).toBeCloseTo(20 * perJob, 6);
+  });
+
+  it('when one submission of a group does not fit its quota, then it alone answers 402 and writes nothing, and the rest are accepted', async () => {
+    const full = await newTenant('full');
+    const ok = await newTenant('ok');
+    const limit = plans.get(plan).limits.render_seconds ?? 0;
+    await env.db('usage_counters').insert({
+      tenant_id: full.id,
+      period_start: periodKey(new Date()),
+      metric: 'render_seconds',
+      used: limit,
+      reserved: 0,
+    });
+    const { settled, observed } = await whileAStatementIsInFlight((svc) => [
+      ...Array.from({ length: 5 }, () => svc.submit(ok.actor, submission, null)),
+      svc.submit(full.actor, submission, 'full-1'),
+      ...Array.from({ length: 5 }, () => svc.submit(ok.actor, submission, null)),
+    ]);
+    expect(observed).toEqual({ count: 2, sum: 12 });
+    expect(settled.map((r) => r.status)).toEqual([
+      ...Array(5).fill('fulfilled'),
+      'rejected',
+      ...Array(5).fill('fulfilled'),
+    ]);
+    expect((settled[5] as PromiseRejectedResult).reason).toBeInstanceOf(QuotaExceededError);
+    expect(await rows('jobs', ok.id).count({ n: '*' })).toEqual([{ n: 10 }]);
+    for (const table of ['jobs', 'audit_log', 'job_reservations', 'idempotency_keys'] as const) {
+      expect(await rows(table, full.id).count({ n: '*' })).toEqual([{ n: 0 }]);
+    }
+    expect(await counter(full.id)).toBe(0);
+  });
+
+  it('when the same Idempotency-Key comes twice in one burst, then one job is made and the twin replays it', async () => {
+    const t = await newTenant('twins');
+    const { settled } = await whileAStatementIsInFlight((svc) => [
+      svc.submit(t.actor, submission, 'twin'),
+      svc.submit(t.actor, submission, 'other'),
+      svc.submit(t.actor, submission, 'twin'),
+    ]);
+    const [a, b, c] = settled.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
+    expect(a!.job.id).toBe(c!.job.id);
+    expect([a!.replayed, c!.replayed].sort()).toEqual([false, true]);
+    expect(b!.job.id).not.toBe(a!.job.id);
+    expect(await rows('jobs', t.id).count({ n: '*' })).toEqual([{ n: 2 }]);
+  });
+});

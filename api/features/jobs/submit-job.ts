@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createGroupCommit } from '../../../shared/async/group-commit.ts';
 import { type AuditEntry, appendAuditSql } from '../../../shared/audit/audit-log.ts';
 import type { Role } from '../../../shared/auth/roles.ts';
 import { joinSql, queryPrepared, type SqlPart } from '../../../shared/db/sql-part.ts';
@@ -23,11 +24,15 @@ import type { JobRepository } from '../../../shared/jobs/job-repository.ts';
 import type { JobSubmission } from '../../../shared/jobs/job-requests.ts';
 import type { PlanGate } from '../../../shared/metering/plan-gate.ts';
 import type { Plan, PlanCatalogue } from '../../../shared/metering/plans.ts';
-import type { QuotaService } from '../../../shared/metering/quota-service.ts';
+import {
+  bookingSql,
+  type PreparedReservation,
+  type QuotaService,
+} from '../../../shared/metering/quota-service.ts';
 import { effectivePlanName } from '../../../shared/metering/tenant-plan.ts';
 import type { Metrics } from '../../../shared/metrics/metrics.ts';
 import type { Generation } from '../auth/auth-cache.ts';
-import type { IdempotencyStore } from './idempotency-store.ts';
+import type { Claim as IdempotencyClaim, IdempotencyStore } from './idempotency-store.ts';
 import { type JobView, serializeJob } from './job-serializer.ts';
 import { requestHash } from './request-hash.ts';
 import type { TenantState, TenantStateReader } from './tenant-state.ts';
@@ -78,9 +83,28 @@ export interface SubmitJobDeps {
   /** After commit: announce and hand the job to BullMQ (false: left to the reconciler). */
   enqueue(job: JobRow, tenant: TenantState): Promise<boolean>;
   view(job: JobRow): Promise<JobView>;
+  /**
+   * Group commit of concurrent submissions: at most `maxInFlight` statements at a time (default
+   * 4; each holds a pooled connection), each for up to `maxItems` submissions (default 32).
+   */
+  groupCommit?: { maxInFlight: number; maxItems: number };
 }
 
 type Claim = { type: 'replay'; job: JobRow } | { type: 'retry' };
+
+/** One submission's writes, waiting for its group's statement. */
+interface Pending {
+  job: NewJob;
+  reservation: PreparedReservation;
+  claim: IdempotencyClaim | null;
+  audit: AuditEntry;
+}
+
+/** What the statement did for one submission: claimed (or no key), and the row when inserted. */
+interface Written {
+  claimed: boolean;
+  job: JobRow | null;
+}
 
 class RollBack extends Error {}
 
@@ -178,12 +202,116 @@ export function createSubmitJob(deps: SubmitJobDeps) {
   }
 
   /**
-   * The transaction, as one statement: one round trip instead of six, and Postgres runs it as
-   * its own transaction. Each table's owner writes its part (idempotency claim, counters upsert
-   * and reservation record, job insert, audit entry); each part runs only if the one before it
-   * did. A reservation that does not fit raises RM402 (migration 20261202060000), which undoes
-   * every part, counters included; the 402 is then built from the counter as it stands.
+   * The transaction, as one statement, for many submissions at once (group commit: submissions
+   * arriving while earlier ones are being written share the next statement, so its round trip,
+   * commit and WAL flush are paid once per group; alone, a submission waits for nothing). Each
+   * table's owner writes its part for all of them (idempotency claims, the counters' conditional
+   * upsert and the reservation records, the job inserts, the audit entries); each submission's
+   * part runs only if its part before did. A reservation that does not fit raises RM402
+   * (migration 20261202060000), which undoes every part, counters included.
    */
+  function acceptSql(items: readonly Pending[]): SqlPart {
+    const part = (sql: string, ...bindings: SqlPart['bindings']): SqlPart => ({ sql, bindings });
+    const ids = items.map((i) => i.job.id);
+    const booking = bookingSql(
+      items.map((i) => i.reservation),
+      part('SELECT id FROM claimed'),
+    );
+    const ctes: Array<[string, SqlPart]> = [
+      ['claim', keys.claimSql(items.flatMap((i) => (i.claim ? [i.claim] : [])))],
+      [
+        'claimed',
+        part(
+          `SELECT i.id FROM unnest(?::text[], ?::boolean[]) AS i(id, keyed)
+           WHERE NOT i.keyed OR i.id IN (SELECT job_id FROM claim)`,
+          ids,
+          items.map((i) => i.claim !== null),
+        ),
+      ],
+      ['reserved', booking.counters],
+      ['unbooked', booking.unbooked('reserved')],
+      // Queue priority by plan: the reconciler re-adds the job with the same priority from the row.
+      [
+        'job',
+        jobs.insertSql(
+          items.map((i) => i.job),
+          'j.id IN (SELECT id FROM claimed) AND NOT EXISTS (SELECT 1 FROM unbooked)',
+        ),
+      ],
+      ['reservation', booking.record(part('SELECT id FROM job'))],
+      [
+        'audit',
+        appendAuditSql(
+          items.map((i) => i.audit),
+          'a.target_id IN (SELECT id FROM job)',
+        ),
+      ],
+    ];
+    // One row per submission, in order. Claimed but not booked: raise, so the statement undoes
+    // the counters it did raise (an aggregate with HAVING: no row, no call, when all fit).
+    return joinSql(
+      [
+        part('WITH'),
+        joinSql(
+          ctes.map(([name, p]) => part(`${name} AS (${p.sql})`, ...p.bindings)),
+          ',\n',
+        ),
+        part(
+          `SELECT i.id AS rm_id, i.id IN (SELECT id FROM claimed) AS rm_claimed,
+             (SELECT rendermill_refuse('quota', min(u.metric)) FROM unbooked u HAVING count(*) > 0) AS rm_refused,
+             j.*
+           FROM unnest(?::text[]) WITH ORDINALITY AS i(id, n) LEFT JOIN job j ON j.id = i.id
+           ORDER BY i.n`,
+          ids,
+        ),
+      ],
+      '\n',
+    );
+  }
+
+  async function write(items: readonly Pending[]): Promise<Written[]> {
+    const rows = await queryPrepared<JobRow & { rm_id: string; rm_claimed: boolean; rm_refused: unknown }>(
+      db,
+      acceptSql(items),
+    );
+    if (rows.length !== items.length) {
+      throw new Error(`the submit statement returned ${rows.length} rows for ${items.length} submissions`);
+    }
+    return rows.map(({ rm_id: _id, rm_claimed: claimed, rm_refused: _refused, ...job }) => ({
+      claimed,
+      job: job.id ? job : null,
+    }));
+  }
+
+  /** A submission written alone: RM402 becomes its 402, built from the counter as it stands. */
+  async function writeAlone(item: Pending): Promise<Written> {
+    try {
+      const [written] = await write([item]);
+      return written!;
+    } catch (err) {
+      if (isQuotaRefusal(err)) throw await item.reservation.refusal(db, err.detail);
+      throw err;
+    }
+  }
+
+  const group = createGroupCommit<Pending, Written>({
+    maxInFlight: deps.groupCommit?.maxInFlight ?? 4,
+    maxItems: deps.groupCommit?.maxItems ?? 32,
+    // Postgres refuses to claim one key twice in a statement; the second waits for the next.
+    conflictKey: (i) => (i.claim ? `${i.claim.tenantId}\u0000${i.claim.key}` : null),
+    onGroup: (size) => deps.metrics.submitGroupSize.observe(size),
+    async write(items) {
+      if (items.length === 1) return Promise.allSettled([writeAlone(items[0]!)]);
+      try {
+        return (await write(items)).map((value) => ({ status: 'fulfilled', value }));
+      } catch {
+        // One submission can fail its group (over its quota, or a value Postgres refuses):
+        // each is written again alone, so only its own failure is its answer.
+        return Promise.allSettled(items.map(writeAlone));
+      }
+    },
+  });
+
   async function accept(
     actor: JobActor,
     s: JobSubmission,
@@ -195,82 +323,32 @@ export function createSubmitJob(deps: SubmitJobDeps) {
     const tenantId = actor.tenantId;
     // Reads the storage counter when the plan has a hard storage limit (402 before any write).
     const reservation = await deps.quota.prepare(db, { tenantId, jobId, kind: s.kind, estimate, plan });
-    const booking = reservation.metrics.length > 0;
-    const part = (sql: string, ...bindings: SqlPart['bindings']): SqlPart => ({ sql, bindings });
-    const ctes: Array<[string, SqlPart]> = idempotency
-      ? [
-          [
-            'claim',
-            keys.claimSql({
+    deps.metrics.submitWaiting.inc();
+    const written = await group
+      .run({
+        job: newJob(actor, s, estimate, jobId, plan.priority),
+        reservation,
+        claim: idempotency
+          ? {
               tenantId,
               key: idempotency.key,
               requestHash: idempotency.hash,
               jobId,
               ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
-            }),
-          ],
-          ['claimed', part('SELECT EXISTS (SELECT 1 FROM claim) AS ok')],
-        ]
-      : [['claimed', part('SELECT true AS ok')]];
-    if (booking) {
-      ctes.push(['reserved', reservation.counters('(SELECT ok FROM claimed)')]);
-      ctes.push([
-        'fits',
-        part(
-          'SELECT (SELECT ok FROM claimed) AND (SELECT count(*) FROM reserved) = ? AS ok',
-          reservation.metrics.length,
-        ),
-      ]);
-    } else {
-      ctes.push(['fits', part('SELECT ok FROM claimed')]);
-    }
-    // Queue priority by plan: the reconciler re-adds the job with the same priority from the row.
-    ctes.push([
-      'job',
-      jobs.insertSql(newJob(actor, s, estimate, jobId, plan.priority), '(SELECT ok FROM fits)'),
-    ]);
-    if (booking) ctes.push(['reservation', reservation.record(part('SELECT id, tenant_id FROM job'))]);
-    const entry: AuditEntry = {
-      ...actor.audit,
-      tenantId,
-      action: 'job.submitted',
-      targetType: 'job',
-      targetId: jobId,
-      metadata: { kind: s.kind, estimate, idempotency_key: idempotency?.key ?? null },
-    };
-    ctes.push(['audit', appendAuditSql(entry, 'EXISTS (SELECT 1 FROM job)')]);
-    // Claimed but not booked: raise, so the statement undoes the counters it did raise.
-    const refuse = booking
-      ? part(
-          `CASE WHEN c.ok AND NOT (SELECT ok FROM fits) THEN rendermill_refuse('quota',
-             (SELECT min(m) FROM unnest(?::text[]) AS m WHERE m NOT IN (SELECT metric FROM reserved))) END`,
-          reservation.metrics,
-        )
-      : part('NULL');
-    const statement = joinSql(
-      [
-        part('WITH'),
-        joinSql(
-          ctes.map(([name, p]) => part(`${name} AS (${p.sql})`, ...p.bindings)),
-          ',\n',
-        ),
-        part(
-          `SELECT c.ok AS rm_claimed, ${refuse.sql} AS rm_refused, j.* FROM claimed c LEFT JOIN job j ON true`,
-          ...refuse.bindings,
-        ),
-      ],
-      '\n',
-    );
-    let row: (JobRow & { rm_claimed: boolean; rm_refused: unknown }) | undefined;
-    try {
-      [row] = await queryPrepared<JobRow & { rm_claimed: boolean; rm_refused: unknown }>(db, statement);
-    } catch (err) {
-      if (isQuotaRefusal(err)) throw await reservation.refusal(db, err.detail);
-      throw err;
-    }
-    if (!row) throw new Error('the submit statement returned no row');
-    const { rm_claimed: claimed, rm_refused: _refused, ...job } = row;
-    if (claimed) return { type: 'created', job };
+            }
+          : null,
+        audit: {
+          ...actor.audit,
+          tenantId,
+          action: 'job.submitted',
+          targetType: 'job',
+          targetId: jobId,
+          metadata: { kind: s.kind, estimate, idempotency_key: idempotency?.key ?? null },
+        },
+      })
+      .finally(() => deps.metrics.submitWaiting.dec());
+    if (written.claimed && written.job) return { type: 'created', job: written.job };
+    if (written.claimed) throw new Error(`job ${jobId} was claimed but not inserted`);
     return idempotency ? replayOf(actor, idempotency) : { type: 'retry' };
   }
 
