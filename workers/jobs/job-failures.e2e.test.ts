@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventStreamKey, readEventsAfter } from '../../shared/events/event-stream.ts';
+import { createRedis, type RedisClient } from '../../shared/redis/redis.ts';
 import { present } from '../../shared/testing/present.ts';
 import { processesFor } from '../../shared/testing/processes.ts';
 import { startTestWorker, type TestWorker } from '../testing/worker-harness.ts';
@@ -27,15 +29,18 @@ const PNG_1x1 = Buffer.from(
 const ffmpegFor = (jobId: string) => processesFor('ffmpeg', jobId);
 
 let t: TestWorker;
+let redis: RedisClient;
 beforeAll(async () => {
   t = await startTestWorker({
     STEP_TIMEOUT_SECONDS: '1',
     FETCH_ALLOW_PRIVATE: '127.0.0.1',
     WORKER_CONCURRENCY: '3',
   });
+  redis = createRedis(t.env.config.redisTarget);
 });
 afterAll(async () => {
-  await t.close();
+  redis?.disconnect();
+  await t?.close();
 });
 
 describe('deadlines, retries and resume', () => {
@@ -58,7 +63,7 @@ describe('deadlines, retries and resume', () => {
     }
   });
 
-  it('when a later step fails once, then the retry resumes after the finished steps without redoing or re-billing them', async () => {
+  it('when a later step fails once, then the retry resumes after the finished steps without redoing or re-billing them, and announces job.started for each attempt', async () => {
     let calls = 0;
     const flaky = await server((_req, res) => {
       calls++;
@@ -87,6 +92,9 @@ describe('deadlines, retries and resume', () => {
       ]);
       const tts = await t.env.db('usage_events').where({ job_id: id, metric: 'tts_seconds' });
       expect(tts).toHaveLength(1);
+      const stream = await readEventsAfter(redis, eventStreamKey(t.env.config.REDIS_PREFIX, tenant), '0-0');
+      const started = stream.filter((e) => e.jobId === id && e.event.type === 'job.started');
+      expect(started.map((e) => e.event.data.attempt)).toEqual([1, 2]);
     } finally {
       await flaky.close();
     }

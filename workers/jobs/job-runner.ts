@@ -49,6 +49,10 @@ export async function runTenantJob<P>(
   }
   const attempt = bullJob.attemptsMade + 1;
   const maxAttempts = bullJob.opts.attempts ?? 1;
+  // BullMQ hands a job back with the same attemptsMade (it counts failures only) when a fanned-out
+  // parent returns from waiting-children to join, or a stalled job is taken over; `start` accepts
+  // running → running. The row already running this attempt means the attempt was announced.
+  const resumed = job.status === 'running' && job.attempts === attempt;
   const started = await start(services, store, job, attempt);
   if (started === 'wait') {
     // The tenant's plan allows no more renders at once: wait, don't refuse (re-checked in 2 s).
@@ -60,7 +64,7 @@ export async function runTenantJob<P>(
     return;
   }
   const events = createJobEvents(services, job);
-  await events.started(attempt);
+  if (!resumed) await events.started(attempt);
 
   const parsed = def.request.safeParse(job.payload);
   if (!parsed.success) {

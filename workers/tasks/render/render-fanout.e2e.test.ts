@@ -1,8 +1,11 @@
 import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventStreamKey, readEventsAfter } from '../../../shared/events/event-stream.ts';
+import { createRedis, type RedisClient } from '../../../shared/redis/redis.ts';
 import { readFixture } from '../../../shared/testing/fixtures.ts';
 import { present } from '../../../shared/testing/present.ts';
 import { processesFor } from '../../../shared/testing/processes.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../../../shared/testing/webhook-receiver.ts';
 import { stepSpan } from '../../jobs/job-runner.ts';
 import { decodeErrors, videoStream } from '../../media/media-checks.ts';
 import { probeMedia } from '../../media/probe.ts';
@@ -14,12 +17,19 @@ const cards = (n: number, duration: number) =>
   Array.from({ length: n }, (_, i) => ({ title: `Scene ${i + 1}`, duration, background: '#1f2937' }));
 
 let t: TestWorker;
+let redis: RedisClient;
+let receiver: WebhookReceiver;
 beforeAll(async () => {
-  // The short fixture has 3 scenes: at 3 it fans out, a 2-scene render does not.
-  t = await startTestWorker({ RENDER_FANOUT_MIN_SCENES: '3' });
+  receiver = await startWebhookReceiver();
+  // The short fixture has 3 scenes: at 3 it fans out, a 2-scene render does not. The webhook
+  // receiver listens on 127.0.0.1.
+  t = await startTestWorker({ RENDER_FANOUT_MIN_SCENES: '3', FETCH_ALLOW_PRIVATE: '127.0.0.1' });
+  redis = createRedis(t.env.config.redisTarget);
 });
 afterAll(async () => {
-  await t.close();
+  redis?.disconnect();
+  await t?.close();
+  await receiver?.close();
 });
 
 const parentJob = async (id: string) => (await Job.fromId(t.producer.queue('render'), id))!;
@@ -73,6 +83,33 @@ describe('render fan-out', () => {
       'tts/tts_seconds',
     ]);
     expect(Math.abs(present(usage[0]).quantity - info.durationSeconds)).toBeLessThan(0.05);
+  });
+
+  it('when a fanned-out render resumes to join its segments, then its stream and its webhooks announce job.started once, for attempt 1', async () => {
+    const tenant = await t.tenant();
+    await t.env.db('webhook_endpoints').insert({
+      tenant_id: tenant,
+      url: `${receiver.url}/hooks`,
+      events: JSON.stringify(['job.started']),
+    });
+    const id = await t.submit(tenant, 'render', { ...fixture, scenes: cards(3, 1) });
+    const job = await t.waitFor(id, ['succeeded', 'failed'], 90_000);
+    expect([job.status, job.error_message]).toEqual(['succeeded', null]);
+    // It did leave for its children and come back to join them.
+    expect(await childValues(id)).toHaveLength(3);
+
+    const stream = await readEventsAfter(redis, eventStreamKey(t.env.config.REDIS_PREFIX, tenant), '0-0');
+    const started = stream.filter((e) => e.jobId === id && e.event.type === 'job.started');
+    expect(started.map((e) => e.event.data.attempt)).toEqual([1]);
+    // Running events are recorded before the job is final: the delivery log is complete.
+    const deliveries = await t.env.db('webhook_deliveries').where({ job_id: id, event: 'job.started' });
+    expect(deliveries.map((d) => d.event_id)).toEqual(started.map((e) => e.event.id));
+    await expect
+      .poll(async () => (await t.env.db('webhook_deliveries').where({ job_id: id })).map((d) => d.status), {
+        timeout: 20_000,
+      })
+      .toEqual(['delivered']);
+    expect(receiver.received.filter((r) => JSON.parse(r.body).data?.job?.id === id)).toHaveLength(1);
   });
 
   it('when the same spec is rendered again, then every child finds its segment in the tenant cache and encodes nothing', async () => {
