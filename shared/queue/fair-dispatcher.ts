@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
-import { FAIR_QUEUES, type Producer } from './producer.ts';
-import type { QueueName } from './queues.ts';
+import type { Producer } from './producer.ts';
+import { FAIR_QUEUES, type QueueName } from './queues.ts';
 
 /** How often a dispatcher tops the queues up even when no local job event asked it to. */
 const TICK_MS = 100;

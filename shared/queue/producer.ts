@@ -4,18 +4,15 @@ import { createFairShare, type FairEntry, type FairShare, weightOfPriority } fro
 import {
   bullPrefix,
   type CallbackPayload,
+  FAIR_QUEUES,
   JOBS,
   type JobKind,
   KIND_ROUTING,
   policyFor,
-  QUEUES,
   type QueueName,
   type SupportPayload,
   type TenantJobPayload,
 } from './queues.ts';
-
-/** Queues whose jobs are dispatched fairly between tenants (see fair-share.ts). */
-export const FAIR_QUEUES: QueueName[] = [QUEUES.render, QUEUES.media];
 
 /** BullMQ producers for every queue, sharing one connection. */
 export interface Producer {

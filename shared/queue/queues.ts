@@ -1,33 +1,48 @@
 import { z } from 'zod';
 import type { JobKind } from '../jobs/job-contract.ts';
 
+/** What the catalog says about one queue. */
+export interface QueueSpec {
+  /**
+   * Whether its jobs are dispatched fairly between tenants (fair-share.ts): submitted onto their
+   * tenant's waiting list, and moved into BullMQ by each worker's dispatcher in deficit
+   * round-robin order, instead of added to BullMQ at once. When FAIR_SHARE is off, no queue is.
+   */
+  fairShare: boolean;
+}
+
 /**
- * The api↔workers contract for BullMQ, declared once: the queues, and the job catalog below (each
- * job name's queue, payload schema and retry policy). Queue payloads carry ids only: Postgres holds
+ * The api↔workers contract for BullMQ, declared once: this queue catalog (queue name → how its
+ * jobs are dispatched), and the job catalog below (each job name's queue, payload schema and retry
+ * policy); the other lists are derived from the two. Queue payloads carry ids only: Postgres holds
  * the job, so the reconciler can rebuild any queue entry from a row, and a payload from older code
  * still parses. The workers attach a handler to every name of the catalog (`workers/registry.ts`).
  */
-export const QUEUES = {
+export const QUEUE_SPECS = {
   /** render.run */
-  render: 'render',
+  render: { fairShare: true },
   /**
    * render.segment: one scene's segment of a fanned-out render, a child of its render.run (BullMQ
    * flow). Not fair-shared: a segment is its job's own work, already admitted with the job.
    */
-  segments: 'segments',
+  segments: { fairShare: false },
   /** tts.run, image.run — short media jobs, kept apart so renders cannot starve them */
-  media: 'media',
+  media: { fairShare: true },
   /** callback.deliver, support.deliver: outbound deliveries to other people's servers */
-  callbacks: 'callbacks',
+  callbacks: { fairShare: false },
   /** account.export, account.delete */
-  account: 'account',
+  account: { fairShare: false },
   /** publish.youtube — uploads to third parties, slow and rate-limited by them */
-  publish: 'publish',
+  publish: { fairShare: false },
   /** jobs.reconcile, outputs.sweep, usage.report, usage.alert, reservations.sweep: scheduled work */
-  maintenance: 'maintenance',
-} as const;
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
-export const ALL_QUEUES: QueueName[] = Object.values(QUEUES);
+  maintenance: { fairShare: false },
+} as const satisfies Record<string, QueueSpec>;
+export type QueueName = keyof typeof QUEUE_SPECS;
+export const ALL_QUEUES = Object.keys(QUEUE_SPECS) as QueueName[];
+/** Each queue's name, so code writes `QUEUES.render` rather than a string. */
+export const QUEUES = Object.fromEntries(ALL_QUEUES.map((q) => [q, q])) as { readonly [Q in QueueName]: Q };
+/** Queues whose jobs are dispatched fairly between tenants: the catalog's `fairShare` ones. */
+export const FAIR_QUEUES: readonly QueueName[] = ALL_QUEUES.filter((q) => QUEUE_SPECS[q].fairShare);
 
 /** Queue names arrive as strings (WORKER_QUEUES). */
 export function isQueueName(name: string): name is QueueName {

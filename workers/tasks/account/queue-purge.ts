@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { TaskError } from '../../../shared/errors/task-error.ts';
 import { createJobRepository } from '../../../shared/jobs/job-repository.ts';
-import { FAIR_QUEUES, type Producer } from '../../../shared/queue/producer.ts';
-import { KIND_ROUTING, QUEUES, type QueueName } from '../../../shared/queue/queues.ts';
+import type { Producer } from '../../../shared/queue/producer.ts';
+import { FAIR_QUEUES, KIND_ROUTING, QUEUES, type QueueName } from '../../../shared/queue/queues.ts';
 
 const repository = createJobRepository();
 /** How long the deletion waits for a canceled job's worker to let go of it before retrying the step. */
