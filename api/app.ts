@@ -244,6 +244,6 @@ export function createApp(deps: ApiDeps): Express {
   app.use(webApp({ dir: deps.config.WEB_DIST_DIR, logger: deps.logger }));
 
   app.use(notFoundHandler());
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.metrics));
   return app;
 }

@@ -14,7 +14,15 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'Body larger than 1 MB (payload_too_large)',
   422: 'Well-formed but refused (validation_failed)',
   429: 'Rate limited; see Retry-After (rate_limited)',
-  503: 'A dependency is unavailable; see Retry-After (unavailable)',
+  503: 'A dependency is unavailable; see Retry-After (unavailable, database_unavailable)',
+};
+
+/** Every 429 and 503 says when to try again (RateLimitedError, UnavailableError, DatabaseUnavailableError). */
+const RETRY_AFTER = {
+  'Retry-After': {
+    description: 'Seconds to wait before sending the request again',
+    schema: { type: 'string' },
+  },
 };
 
 /** JSON Schema 2020-12 (the dialect of OpenAPI 3.1) of a zod schema, as the client sends (`input`) or receives it. */
@@ -100,6 +108,7 @@ function responses(op: Operation): Json {
     if (out[status]) continue;
     out[status] = {
       description: ERROR_TEXT[status] ?? 'Error',
+      ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
       content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
     };
   }

@@ -122,7 +122,7 @@ export function errorStatuses(op: Operation): number[] {
   if (usesBearer(op)) {
     s.add(401);
     s.add(429); // per-principal limits
-    s.add(503); // the rate limiter's Redis does not answer
+    s.add(503); // the rate limiter's Redis or Postgres does not answer (database_unavailable)
     if (op.auth === 'user' || (op.role ?? 'viewer') !== 'viewer') s.add(403);
   }
   if (pathParams(op.path).length > 0) s.add(404);

@@ -63,14 +63,23 @@ async function firstMessage(res: Response): Promise<string> {
 /**
  * Boots the real API (port 0) on this file's own database, Redis prefix and SMTP sink;
  * `overrides` are environment variables, `pieces` replace what `api/main.ts` would build.
+ * Overrides that depend on the env (the API's `DATABASE_URL` through a proxy to this file's
+ * database) are given as a function of it; they apply to the API only, `env.config` and
+ * `env.db` stay direct.
  */
 export async function startTestApi(
-  overrides: Record<string, string> = {},
+  overrides: Record<string, string> | ((env: TestEnv) => Record<string, string>) = {},
   pieces: ApiOverrides = {},
 ): Promise<TestApi> {
   const smtp = await startSmtpSink();
-  const env = await createTestEnv({ SMTP_URL: smtp.url, ...overrides });
-  const api = await start(env.config, pieces);
+  const env = await createTestEnv({
+    SMTP_URL: smtp.url,
+    ...(typeof overrides === 'function' ? {} : overrides),
+  });
+  const api = await start(
+    typeof overrides === 'function' ? env.configWith(overrides(env)) : env.config,
+    pieces,
+  );
   // Every answer is checked against the document the API itself serves (strict: an undocumented
   // status or a drifting body throws, failing the test that made the call).
   const contract = createContractChecker(

@@ -107,3 +107,25 @@ export class UnavailableError extends AppError {
     );
   }
 }
+
+/**
+ * Postgres is unreachable or dropping connections (a restart, a failover): the request may be
+ * sent again shortly. Built by the error handler from what the driver threw
+ * (shared/db/database-unavailable.ts); stores and services never throw it themselves.
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(
+    /** What the driver said (a SQLSTATE, a socket error code, …): for the log and the metric, not the answer. */
+    readonly reason: string,
+    retryAfterSeconds = 5,
+  ) {
+    super(
+      503,
+      'database_unavailable',
+      'Database unavailable',
+      'The database is not answering (restarting or unreachable); retry after Retry-After seconds. A submit sent again with the same Idempotency-Key never runs twice.',
+      {},
+      { 'Retry-After': String(retryAfterSeconds) },
+    );
+  }
+}

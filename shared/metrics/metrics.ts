@@ -18,6 +18,12 @@ export function createMetrics(role: 'api' | 'worker') {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    databaseUnavailable: new Counter({
+      name: 'rendermill_database_unavailable_total',
+      help: 'API requests answered 503 database_unavailable, by what the driver said (SQLSTATE, socket error code, knex_timeout, connection_lost, connect_timeout)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     jobsSubmitted: new Counter({
       name: 'rendermill_jobs_submitted_total',
       help: 'Jobs accepted (202) by kind',

@@ -93,7 +93,7 @@ export function authRoutes(deps: {
         session: z.enum(['tokens', 'cookie']).default('tokens'),
       }),
       bodyExample: { token: 'WheES1bQw2o8a5yQ7KxJ0gDkq3' },
-      errors: [401, 403],
+      errors: [401, 403, 503],
       responses: { 200: { description: 'Signed in', body: signIn } },
       handler: async ({ body }, req, res) => {
         // A cookie session is checked before the token is spent: a forged cross-site post burns nothing.
@@ -120,7 +120,7 @@ export function authRoutes(deps: {
       auth: 'public',
       body: z.object({ refresh_token: z.string().min(16).max(512).optional() }),
       bodyExample: { refresh_token: 'rt_JH6tq0x1mUQ4c1y3nS9V' },
-      errors: [401, 403],
+      errors: [401, 403, 503],
       responses: {
         200: {
           description: 'A new pair (from a cookie: the access token; the new refresh token is the cookie)',
@@ -154,7 +154,7 @@ export function authRoutes(deps: {
       tag: 'auth',
       summary: 'Sign a browser session out (its refresh cookie is the proof)',
       auth: 'public',
-      errors: [403],
+      errors: [403, 503],
       responses: { 204: { description: 'Signed out; the cookie is cleared' } },
       handler: async (_input, req, res) => {
         cookie.assertNotCrossSite(req);
@@ -173,6 +173,7 @@ export function authRoutes(deps: {
       auth: 'public',
       body: refreshBody,
       bodyExample: { refresh_token: 'rt_JH6tq0x1mUQ4c1y3nS9V' },
+      errors: [503],
       responses: { 204: { description: 'Ended' } },
       handler: async ({ body }, req, res) => {
         await auth.logout(body.refresh_token, clientInfo(req));

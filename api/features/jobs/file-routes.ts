@@ -25,7 +25,7 @@ export function fileRoutes(deps: { jobs: JobService }): Operation[] {
         sig: z.string().max(256).optional().describe('HMAC-SHA256 of the job id and expiry'),
       }),
       queryExample: { expires: '1795000000', sig: '3f1c0e…' },
-      errors: [403],
+      errors: [403, 503],
       responses: {
         302: {
           description:

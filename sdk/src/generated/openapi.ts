@@ -1588,9 +1588,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1653,15 +1655,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1820,6 +1826,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     refreshTokens: {
@@ -1898,6 +1915,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     endCookieSession: {
@@ -1937,6 +1965,17 @@ export interface operations {
             /** @description Body larger than 1 MB (payload_too_large) */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1984,6 +2023,17 @@ export interface operations {
             /** @description Body larger than 1 MB (payload_too_large) */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2047,15 +2097,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2125,6 +2179,17 @@ export interface operations {
             /** @description No such resource in your tenant (not_found) */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2274,15 +2339,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2343,15 +2412,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2457,15 +2530,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2540,15 +2617,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2636,15 +2717,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2864,15 +2949,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3062,15 +3151,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3262,15 +3355,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3374,15 +3471,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3511,15 +3612,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3650,15 +3755,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3726,15 +3835,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3805,15 +3918,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3869,15 +3986,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3946,15 +4067,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4015,15 +4140,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4120,15 +4249,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4196,15 +4329,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4256,15 +4393,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4340,15 +4481,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4410,15 +4555,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4502,15 +4651,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4615,15 +4768,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4697,15 +4854,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4802,15 +4963,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4885,15 +5050,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4969,15 +5138,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5052,15 +5225,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5144,15 +5321,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5206,15 +5387,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5299,15 +5484,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5420,15 +5609,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5498,15 +5691,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5585,15 +5782,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5652,15 +5853,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5749,15 +5954,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5966,15 +6175,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6164,15 +6377,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6362,15 +6579,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6431,15 +6652,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6512,15 +6737,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6619,15 +6848,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6700,15 +6933,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6804,15 +7041,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6932,15 +7173,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7051,15 +7296,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7159,15 +7408,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7219,15 +7472,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7270,9 +7527,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7317,15 +7576,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7389,15 +7652,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7607,15 +7874,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7698,15 +7969,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7796,15 +8071,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7877,15 +8156,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7955,15 +8238,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8052,15 +8339,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8134,15 +8425,19 @@ export interface operations {
             /** @description Rate limited; see Retry-After (rate_limited) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
