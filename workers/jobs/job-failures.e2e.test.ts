@@ -63,7 +63,7 @@ describe('deadlines, retries and resume', () => {
     }
   });
 
-  it('when a later step fails once, then the retry resumes after the finished steps without redoing or re-billing them, and announces job.started for each attempt', async () => {
+  it('when a later step fails once, then the retry resumes after the finished steps without redoing or re-billing them, and announces job.started and each step it runs once per attempt', async () => {
     let calls = 0;
     const flaky = await server((_req, res) => {
       calls++;
@@ -95,6 +95,14 @@ describe('deadlines, retries and resume', () => {
       const stream = await readEventsAfter(redis, eventStreamKey(t.env.config.REDIS_PREFIX, tenant), '0-0');
       const started = stream.filter((e) => e.jobId === id && e.event.type === 'job.started');
       expect(started.map((e) => e.event.data.attempt)).toEqual([1, 2]);
+      // tts finished in attempt 1 and is not started again; images failed and starts again.
+      const stepsStarted = stream
+        .filter((e) => e.jobId === id && e.event.type === 'job.step.started')
+        .map((e) => {
+          const step = e.event.data.step as { name: string; attempt: number };
+          return `${step.name} ${step.attempt}`;
+        });
+      expect(stepsStarted).toEqual(['tts 1', 'images 1', 'images 2', 'compose 2']);
     } finally {
       await flaky.close();
     }

@@ -31,6 +31,8 @@ export interface JobDefinition<P = unknown> {
  * skipped (their results reloaded), so a retry resumes instead of redoing paid work. Each step
  * gets an AbortSignal that fires on its deadline or on cancel, which kills its child processes.
  * Usage is written in the transaction that marks the step done — exactly once per step.
+ * `job.started` and each step's `job.step.started` are announced once per attempt: not again when
+ * BullMQ hands the same attempt back (a fan-out's join, a stalled job taken over).
  */
 export async function runTenantJob<P>(
   services: WorkerServices,
@@ -81,8 +83,12 @@ export async function runTenantJob<P>(
   const totalWeight = def.steps.reduce((s, x) => s + x.weight, 0) || 1;
   let stepName = '';
   try {
-    const done = new Map(
-      (await store.steps(db, job.id)).filter((s) => s.status === 'succeeded').map((s) => [s.name, s.result]),
+    const stepRows = await store.steps(db, job.id);
+    const done = new Map(stepRows.filter((s) => s.status === 'succeeded').map((s) => [s.name, s.result]));
+    // The hand-back that makes `resumed` leaves a step running: a fanned-out compose waits for its
+    // segments, a stalled job's step was cut off. Running this attempt, it was announced then.
+    const announced = new Set(
+      stepRows.filter((s) => s.status === 'running' && s.attempt === attempt).map((s) => s.name),
     );
     const results: Record<string, unknown> = Object.fromEntries(done);
     let before = 0;
@@ -100,7 +106,7 @@ export async function runTenantJob<P>(
       const timer = setTimeout(() => timeout.abort(new StepTimeoutError(step.name, deadlineMs)), deadlineMs);
       const signal = AbortSignal.any([cancel.signal, timeout.signal]);
       await store.startStep(db, { jobId: job.id, name: step.name, position, attempt });
-      await events.stepStarted(step.name, attempt);
+      if (!announced.has(step.name)) await events.stepStarted(step.name, attempt);
       const endTimer = metrics.stepDuration.startTimer({ kind: job.kind, step: step.name });
       try {
         const outcome = await untilAborted(

@@ -85,12 +85,13 @@ describe('render fan-out', () => {
     expect(Math.abs(present(usage[0]).quantity - info.durationSeconds)).toBeLessThan(0.05);
   });
 
-  it('when a fanned-out render resumes to join its segments, then its stream and its webhooks announce job.started once, for attempt 1', async () => {
+  it("when a fanned-out render resumes to join its segments, then its stream and its webhooks announce job.started and each step's job.step.started once, for attempt 1, and every step still succeeds on them", async () => {
     const tenant = await t.tenant();
+    const announced = ['job.started', 'job.step.started', 'job.step.succeeded'];
     await t.env.db('webhook_endpoints').insert({
       tenant_id: tenant,
       url: `${receiver.url}/hooks`,
-      events: JSON.stringify(['job.started']),
+      events: JSON.stringify(announced),
     });
     const id = await t.submit(tenant, 'render', { ...fixture, scenes: cards(3, 1) });
     const job = await t.waitFor(id, ['succeeded', 'failed'], 90_000);
@@ -98,18 +99,34 @@ describe('render fan-out', () => {
     // It did leave for its children and come back to join them.
     expect(await childValues(id)).toHaveLength(3);
 
-    const stream = await readEventsAfter(redis, eventStreamKey(t.env.config.REDIS_PREFIX, tenant), '0-0');
-    const started = stream.filter((e) => e.jobId === id && e.event.type === 'job.started');
-    expect(started.map((e) => e.event.data.attempt)).toEqual([1]);
+    const stream = (
+      await readEventsAfter(redis, eventStreamKey(t.env.config.REDIS_PREFIX, tenant), '0-0')
+    ).filter((e) => e.jobId === id);
+    const ofType = (type: string) => stream.filter((e) => e.event.type === type);
+    const steps = (type: string) =>
+      ofType(type).map((e) => {
+        const step = e.event.data.step as { name: string; attempt: number };
+        return `${step.name} ${step.attempt}`;
+      });
+    expect(ofType('job.started').map((e) => e.event.data.attempt)).toEqual([1]);
+    // compose is started once, before it fans out; its join after the resume announces no start.
+    expect(steps('job.step.started')).toEqual(['tts 1', 'images 1', 'compose 1']);
+    expect(steps('job.step.succeeded')).toEqual(['tts 1', 'images 1', 'compose 1']);
+    expect(ofType('job.progress').length).toBeGreaterThan(0);
+    expect(stream.at(-1)?.event.type).toBe('job.succeeded');
+
     // Running events are recorded before the job is final: the delivery log is complete.
-    const deliveries = await t.env.db('webhook_deliveries').where({ job_id: id, event: 'job.started' });
-    expect(deliveries.map((d) => d.event_id)).toEqual(started.map((e) => e.event.id));
+    const wanted = stream.filter((e) => announced.includes(e.event.type)).map((e) => e.event.id);
+    const deliveries = await t.env.db('webhook_deliveries').where({ job_id: id });
+    expect(deliveries.map((d) => d.event_id).sort()).toEqual([...wanted].sort());
+    expect(deliveries.filter((d) => d.event === 'job.step.started')).toHaveLength(3);
     await expect
       .poll(async () => (await t.env.db('webhook_deliveries').where({ job_id: id })).map((d) => d.status), {
         timeout: 20_000,
       })
-      .toEqual(['delivered']);
-    expect(receiver.received.filter((r) => JSON.parse(r.body).data?.job?.id === id)).toHaveLength(1);
+      .toEqual(wanted.map(() => 'delivered'));
+    const got = receiver.received.filter((r) => JSON.parse(r.body).data?.job?.id === id);
+    expect(got.map((r) => r.headers['webhook-id']).sort()).toEqual([...wanted].sort());
   });
 
   it('when the same spec is rendered again, then every child finds its segment in the tenant cache and encodes nothing', async () => {
