@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { databaseUnavailableReason } from './database-unavailable.ts';
 
 /**
  * A piece of SQL with its `?` bindings, written by the owner of the table it touches, so a use
@@ -34,6 +35,10 @@ export async function queryPrepared<Row>(db: Knex, part: SqlPart): Promise<Row[]
   try {
     return (await connection.query<Row>({ name, text, values: [...part.bindings] })).rows;
   } catch (err) {
+    // The server ended this backend (57P01…): its error arrives before the socket's end, which is
+    // when knex marks a connection dead, so the next acquire could get it back. Mark it now, as
+    // knex's pg dialect does on 'end', and the pool drops it instead.
+    if (databaseUnavailableReason(err) !== null) connection.__knex__disposed ??= err;
     // A migration changed a table the statement returns rows of (a rolling deploy: this
     // replica prepared it before): Postgres refuses the old plan. Run it unprepared instead.
     if (!isStalePlan(err)) throw err;
@@ -53,5 +58,7 @@ function isStalePlan(err: unknown): boolean {
 }
 
 interface PgConnection {
+  /** knex's mark of a dead connection (its pool validates on acquire and drops marked ones). */
+  __knex__disposed?: unknown;
   query<Row>(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
 }

@@ -348,3 +348,54 @@ describe('submit: group commit', () => {
     expect(await rows('jobs', t.id).count({ n: '*' })).toEqual([{ n: 2 }]);
   });
 });
+
+describe('submit: group commit when the connection is lost', () => {
+  it('when the statement of a group loses its backend, then every submission of the group fails and none is written again alone', async () => {
+    const id = newId('ten');
+    await env.db('tenants').insert({ id, name: 'lost', plan: 'free' });
+    const lost: JobActor = { ...actor, tenantId: id };
+    const key = { tenant_id: id, period_start: periodKey(new Date()), metric: 'render_seconds' as const };
+    await env.db('usage_counters').insert({ ...key, used: 0, reserved: 0 });
+    const metrics = createMetrics('api');
+    const svc = service({ metrics, groupCommit: { maxInFlight: 1, maxItems: 32 } });
+    // The statements wait on the tenant's counter row; each is killed while it waits. A lost
+    // connection cannot say whether a commit happened, so nothing may be written again.
+    const lock = await env.db.transaction();
+    const killWaitingStatement = async () => {
+      let pid: number | undefined;
+      await expect
+        .poll(async () => {
+          const { rows } = await env.db.raw<{ rows: Array<{ pid: number }> }>(
+            `SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH%'`,
+          );
+          pid = rows[0]?.pid;
+          return rows.length;
+        })
+        .toBe(1);
+      await env.db.raw('SELECT pg_terminate_backend(?)', [pid!]);
+    };
+    const waiting = async () => (await metrics.submitWaiting.get()).values[0]?.value ?? 0;
+    try {
+      await lock('usage_counters').where(key).forUpdate();
+      const first = svc.submit(lost, submission, null).catch((err: unknown) => err);
+      await expect.poll(waiting).toBe(1);
+      const burst = Array.from({ length: 6 }, () =>
+        svc.submit(lost, submission, null).catch((e: unknown) => e),
+      );
+      await expect.poll(waiting).toBe(7);
+      await killWaitingStatement(); // the first, alone
+      await expect(first).resolves.toMatchObject({ code: '57P01' });
+      await killWaitingStatement(); // the six, together
+      const results = await Promise.all(burst);
+      expect(results.map((r) => (r as { code?: string }).code)).toEqual(Array(6).fill('57P01'));
+      const sizes = (await metrics.submitGroupSize.get()).values;
+      expect(sizes.find((v) => v.metricName === 'rendermill_submit_group_size_sum')?.value).toBe(7);
+    } finally {
+      await lock.rollback();
+    }
+    expect(await env.db('jobs').where({ tenant_id: id }).count({ n: '*' })).toEqual([{ n: 0 }]);
+    expect(await env.db('audit_log').where({ tenant_id: id }).count({ n: '*' })).toEqual([{ n: 0 }]);
+    expect(present(await env.db('usage_counters').where(key).first()).reserved).toBe(0);
+  });
+});

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
+import pg from 'pg';
 import { createGroupCommit } from '../../../shared/async/group-commit.ts';
 import { type AuditEntry, appendAuditSql } from '../../../shared/audit/audit-log.ts';
 import type { Role } from '../../../shared/auth/roles.ts';
+import { databaseUnavailableReason } from '../../../shared/db/database-unavailable.ts';
 import { joinSql, queryPrepared, type SqlPart } from '../../../shared/db/sql-part.ts';
 import type { AppError } from '../../../shared/errors/app-error.ts';
 import {
@@ -304,7 +306,11 @@ export function createSubmitJob(deps: SubmitJobDeps) {
       if (items.length === 1) return Promise.allSettled([writeAlone(items[0]!)]);
       try {
         return (await write(items)).map((value) => ({ status: 'fulfilled', value }));
-      } catch {
+      } catch (err) {
+        // Only a statement Postgres answered with an error is known not to have committed. A
+        // lost connection may have lost the answer to a commit: writing again could make every
+        // submission without an Idempotency-Key twice, so the whole group fails (503) instead.
+        if (!(err instanceof pg.DatabaseError) || databaseUnavailableReason(err) !== null) throw err;
         // One submission can fail its group (over its quota, or a value Postgres refuses):
         // each is written again alone, so only its own failure is its answer.
         return Promise.allSettled(items.map(writeAlone));
