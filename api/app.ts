@@ -9,6 +9,7 @@ import { createJobRepository } from '../shared/jobs/job-repository.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 import type { Mailer } from '../shared/mail/mailer.ts';
 import type { PlanCatalogue } from '../shared/metering/plans.ts';
+import type { HostMetrics } from '../shared/metrics/host-metrics.ts';
 import type { Metrics } from '../shared/metrics/metrics.ts';
 import type { Producer } from '../shared/queue/producer.ts';
 import type { RedisClient } from '../shared/redis/redis.ts';
@@ -76,6 +77,8 @@ export interface ApiDeps {
   logger: Logger;
   mailer: Mailer;
   metrics: Metrics;
+  /** What `GET /metrics` serves: this process's metrics, or with API_PROCESSES > 1 the host's. */
+  hostMetrics: HostMetrics;
   jwt: JwtCodec;
   authStore: AuthStore;
   apiKeyStore: ApiKeyStore;
@@ -113,7 +116,7 @@ export function apiOperations(deps: ApiDeps): Operation[] {
   const memberStore = createMemberStore();
   const connections = createYoutubeConnectionStore();
   const operations: Operation[] = [
-    ...opsRoutes({ db: deps.db, redis: deps.redis, registry: deps.metrics.registry }),
+    ...opsRoutes({ db: deps.db, redis: deps.redis, metrics: deps.hostMetrics }),
     ...stripeWebhookRoutes({ secret: deps.config.STRIPE_WEBHOOK_SECRET, handle: deps.stripeEvents }),
     ...authRoutes({
       auth: deps.auth,

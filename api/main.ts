@@ -11,8 +11,10 @@ import { createMailer, type Mailer } from '../shared/mail/mailer.ts';
 import { createPlanGate } from '../shared/metering/plan-gate.ts';
 import { loadPlanCatalogue } from '../shared/metering/plans.ts';
 import { createQuotaService } from '../shared/metering/quota-service.ts';
+import { createHostMetrics } from '../shared/metrics/host-metrics.ts';
 import { createMetrics } from '../shared/metrics/metrics.ts';
 import { flushSentry, initSentry } from '../shared/observability/sentry.ts';
+import type { ProcessCount } from '../shared/process/cluster-primary.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis, createRequestRedis } from '../shared/redis/redis.ts';
 import { createStorage } from '../shared/storage/create-storage.ts';
@@ -56,6 +58,16 @@ export interface ApiOverrides {
   stripe?: Stripe | null;
 }
 
+/**
+ * `npm run start:api` runs API_PROCESSES of these on one port (node:cluster, via the runner),
+ * each a whole API as below; `npm start` (API and workers in one process) runs one.
+ */
+export const processes: ProcessCount = {
+  name: 'api',
+  setting: 'API_PROCESSES',
+  count: (config) => config.API_PROCESSES,
+};
+
 /** Composition root of the API: builds every dependency once and passes it down. */
 export async function start(config: Config, overrides: ApiOverrides = {}): Promise<ApiProcess> {
   initSentry(config.SENTRY_DSN, 'api');
@@ -74,6 +86,8 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
       logger,
     });
   const metrics = createMetrics('api');
+  // In one of several API processes, /metrics answers for all of them (summed by the primary).
+  const hostMetrics = createHostMetrics(metrics.registry);
   const jwt = createJwtCodec(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS);
   const authStore = createAuthStore();
   const apiKeyStore = createApiKeyStore();
@@ -187,6 +201,7 @@ export async function start(config: Config, overrides: ApiOverrides = {}): Promi
     logger,
     mailer,
     metrics,
+    hostMetrics,
     jwt,
     authStore,
     apiKeyStore,

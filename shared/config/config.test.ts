@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +46,17 @@ describe('loadConfig', () => {
   it('when PORT is not a port, then the error names PORT', () => {
     for (const PORT of ['notaport', '70000', '-1', '3.5']) {
       expect(errorOf({ PORT }).message).toMatch(/^\s+PORT: /m);
+    }
+  });
+
+  it('when API_PROCESSES is a count, auto or 0, then it is that many processes; anything else is named', () => {
+    expect(loadConfig({}).API_PROCESSES).toBe(1);
+    expect(loadConfig({ API_PROCESSES: '4' }).API_PROCESSES).toBe(4);
+    const cores = Math.min(os.availableParallelism(), 64);
+    expect(loadConfig({ API_PROCESSES: 'auto' }).API_PROCESSES).toBe(cores);
+    expect(loadConfig({ API_PROCESSES: '0' }).API_PROCESSES).toBe(cores);
+    for (const API_PROCESSES of ['-1', '1.5', 'two', 'AUTO ', '65']) {
+      expect(errorOf({ API_PROCESSES }).message).toMatch(/^\s+API_PROCESSES: /m);
     }
   });
 

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import os from 'node:os';
 import { z } from 'zod';
 import { parseBackupKey } from '../backup/backup-crypto.ts';
 import { parseRedisTarget } from '../redis/redis.ts';
@@ -58,6 +59,19 @@ export const configSchema = z
       .default('rm'),
     /** HTTP port of the API. */
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /**
+     * API processes sharing PORT on this host (node:cluster), when the runner runs the API alone
+     * (`npm run start:api`): a whole number from 1 to 64, or `auto` / `0` for one per core
+     * (`os.availableParallelism()`, at most 64; it does not see a container's CPU limit). Default 1.
+     */
+    API_PROCESSES: z
+      .string()
+      .regex(/^(auto|\d+)$/, 'must be a whole number from 1 to 64, or auto (or 0) for one per core')
+      .transform((v) =>
+        v === 'auto' || Number(v) === 0 ? Math.min(os.availableParallelism(), 64) : Number(v),
+      )
+      .pipe(z.number().max(64, 'must be at most 64 (each process has its own Postgres pool)'))
+      .default('1'),
     /** Base URL used in every link we send (magic links, downloads). Never taken from request headers. */
     PUBLIC_URL: z.string().url().optional(),
     /** HMAC secret for access JWTs (HS256). At least 32 characters; required in production. */

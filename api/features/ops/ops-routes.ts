@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
-import type { Registry } from 'prom-client';
 import { z } from 'zod/v4';
-import { withTimeout } from '../../../shared/async/with-timeout.ts';
+import { TimeoutError, withTimeout } from '../../../shared/async/with-timeout.ts';
+import { UnavailableError } from '../../../shared/errors/http-errors.ts';
+import type { HostMetrics } from '../../../shared/metrics/host-metrics.ts';
 import type { RedisClient } from '../../../shared/redis/redis.ts';
 import { defineOperation, type Operation } from '../../http/operation.ts';
 
@@ -13,7 +14,7 @@ const readiness = z.object({
 });
 
 /** Liveness, readiness (Postgres and Redis answer; 503 within 1 s otherwise) and Prometheus metrics. */
-export function opsRoutes(deps: { db: Knex; redis: RedisClient; registry: Registry }): Operation[] {
+export function opsRoutes(deps: { db: Knex; redis: RedisClient; metrics: HostMetrics }): Operation[] {
   const common = { method: 'get', tag: 'ops', auth: 'public' } as const;
   return [
     defineOperation({
@@ -59,10 +60,17 @@ export function opsRoutes(deps: { db: Knex; redis: RedisClient; registry: Regist
       ...common,
       operationId: 'getMetrics',
       path: '/metrics',
-      summary: 'Prometheus metrics (text exposition format)',
+      summary: 'Prometheus metrics (text exposition format); with API_PROCESSES > 1, summed over the host',
       responses: { 200: { description: 'Metrics', contentType: 'text/plain', body: z.string() } },
+      // 503: the other API processes of the host did not all answer within 3 s.
+      errors: [503],
       handler: async (_input, _req, res) => {
-        res.type(deps.registry.contentType).send(await deps.registry.metrics());
+        const text = await deps.metrics.text().catch((err: unknown) => {
+          // A partial sum would read as counters going down: fail this scrape instead.
+          if (err instanceof TimeoutError) throw new UnavailableError(err.message);
+          throw err;
+        });
+        res.type(deps.metrics.contentType).send(text);
       },
     }),
   ];

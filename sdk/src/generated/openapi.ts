@@ -54,7 +54,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Prometheus metrics (text exposition format)
+         * Prometheus metrics (text exposition format); with API_PROCESSES > 1, summed over the host
          * @description No credentials.
          */
         get: operations["getMetrics"];
@@ -1514,6 +1514,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
