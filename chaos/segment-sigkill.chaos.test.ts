@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRow } from '../shared/jobs/job-contract.ts';
@@ -32,6 +33,22 @@ afterAll(async () => {
   await env.cleanup();
 });
 
+/** Whether the process on a `pgrep -af` line started less than `ms` ago (from /proc, 10 ms ticks). */
+function startedWithinMs(ms: number) {
+  return (line: string) => {
+    try {
+      const pid = line.trim().split(' ')[0];
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Field 22 (starttime, in clock ticks since boot) comes after the parenthesised command name.
+      const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+      const uptimeMs = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+      return uptimeMs - startTicks * 10 < ms;
+    } catch {
+      return false; // it has already exited
+    }
+  };
+}
+
 describe('chaos: SIGKILL of a segment’s worker', () => {
   it('when the worker encoding a render’s segment is killed, then another worker takes the segment over, finished segments are not redone and usage is counted once', async () => {
     // Only the victim takes segments at first; the render (parent) runs in this process.
@@ -65,7 +82,15 @@ describe('chaos: SIGKILL of a segment’s worker', () => {
       for (;;) {
         const done = await env.db('job_steps').where({ job_id: JOB }).where('name', 'like', 'segment-%');
         active = await segments.getActive();
-        if (done.length >= 1 && active.length === 1 && processesFor('ffmpeg', `${JOB}-segment-`).length > 0)
+        // Its ffmpeg must have only just started: one seen late in its encode could finish (and
+        // write its row) between this check and the kill.
+        const encoding = processesFor('ffmpeg', `${JOB}-segment-`);
+        if (
+          done.length >= 1 &&
+          active.length === 1 &&
+          encoding.length > 0 &&
+          encoding.every(startedWithinMs(300))
+        )
           break;
         if (Date.now() > deadline) throw new Error('the victim never encoded a second segment');
         await new Promise((r) => setTimeout(r, 20));
