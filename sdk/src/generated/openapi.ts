@@ -1516,9 +1516,11 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description A dependency is unavailable; see Retry-After (unavailable) */
+            /** @description A dependency is unavailable; see Retry-After (unavailable, database_unavailable) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
