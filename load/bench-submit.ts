@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -45,6 +45,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** API_PROCESSES for the API under test (its CPU and system calls are summed over its processes). */
+const API_PROCESSES = process.env.BENCH_API_PROCESSES ?? '1';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const EXPRESS_VERSION = (createRequire(import.meta.url)('express/package.json') as { version: string })
   .version;
@@ -92,7 +94,14 @@ const api: ChildProcess = spawn(
   {
     cwd: ROOT,
     // LOG_LEVEL error: a start-up failure says why; per-request lines (info) stay out of the figures.
-    env: { ...process.env, ...env.vars, LOG_LEVEL: 'error', PORT: String(port), PUBLIC_URL: url },
+    env: {
+      ...process.env,
+      ...env.vars,
+      LOG_LEVEL: 'error',
+      PORT: String(port),
+      PUBLIC_URL: url,
+      API_PROCESSES,
+    },
     stdio: 'inherit',
   },
 );
@@ -330,7 +339,7 @@ try {
     { label: framework.label, rounds: expressRounds },
   ];
   console.log(
-    `bench:submit — ${CONNECTIONS} connections, ${SECONDS} s per round, ${ROUNDS} rounds, ${os.availableParallelism()} cores, load average ${load} at the start`,
+    `bench:submit — ${CONNECTIONS} connections, ${SECONDS} s per round, ${ROUNDS} rounds, ${os.availableParallelism()} cores, API_PROCESSES ${API_PROCESSES}, load average ${load} at the start`,
   );
   for (let r = 0; r < ROUNDS; r++) {
     const a = apiRounds[r]!;
@@ -375,7 +384,14 @@ try {
   api.kill('SIGTERM');
   await apiExited;
   if (profileDir) {
-    const [file] = await readdir(profileDir);
+    // With API_PROCESSES > 1 every process writes a profile: read the busiest (the largest).
+    const files = await Promise.all(
+      (await readdir(profileDir)).map(async (f) => ({
+        f,
+        size: (await stat(path.join(profileDir, f))).size,
+      })),
+    );
+    const file = files.sort((a, b) => b.size - a.size)[0]?.f;
     if (file) {
       console.log('where the API process spent its busy time (CPU profile, self time by kind of code):');
       for (const { group, share } of profileBreakdown(path.join(profileDir, file)))

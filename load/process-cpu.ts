@@ -9,13 +9,33 @@ function ticksOf(stat: string): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** CPU time (user + system, ms) used so far by one process. */
-export function cpuMsOf(pid: number): number {
-  try {
-    return ticksOf(readFileSync(`/proc/${pid}/stat`, 'utf8')) * MS_PER_TICK;
-  } catch {
-    return 0;
+/** `pid` and its descendants now living (an API primary and the processes it forked). */
+function treeOf(pid: number): number[] {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${pids[i]}/task`)) {
+        const children = readFileSync(`/proc/${pids[i]}/task/${tid}/children`, 'utf8').trim();
+        if (children) pids.push(...children.split(' ').map(Number));
+      }
+    } catch {
+      // it ended while we looked
+    }
   }
+  return pids;
+}
+
+/** CPU time (user + system, ms) used so far by a process and its descendants now living. */
+export function cpuMsOf(pid: number): number {
+  let ticks = 0;
+  for (const p of treeOf(pid)) {
+    try {
+      ticks += ticksOf(readFileSync(`/proc/${p}/stat`, 'utf8'));
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return ticks * MS_PER_TICK;
 }
 
 /**
@@ -42,15 +62,17 @@ export function cpuMs(name: string, tagged?: string): number {
   return ticks * MS_PER_TICK;
 }
 
-/** Read and write system calls made so far by one process (from /proc/<pid>/io; 0 if unreadable). */
+/** Read and write system calls made so far by a process and its descendants (from /proc/<pid>/io). */
 export function syscallsOf(pid: number): { reads: number; writes: number } {
-  try {
-    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-    return {
-      reads: Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? 0),
-      writes: Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? 0),
-    };
-  } catch {
-    return { reads: 0, writes: 0 };
+  const total = { reads: 0, writes: 0 };
+  for (const p of treeOf(pid)) {
+    try {
+      const io = readFileSync(`/proc/${p}/io`, 'utf8');
+      total.reads += Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? 0);
+      total.writes += Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? 0);
+    } catch {
+      // it ended while we looked
+    }
   }
+  return total;
 }
