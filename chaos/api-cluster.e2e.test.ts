@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashSecret } from '../shared/crypto/tokens.ts';
 import { newId } from '../shared/ids/ids.ts';
+import { insertApiKey } from '../shared/testing/tenant-fixture.ts';
 import { createTestEnv, type TestEnv } from '../shared/testing/test-env.ts';
 import { freePort } from './spawn-api.ts';
 import { exited, spawnService } from './spawn-process.ts';
@@ -17,15 +17,7 @@ beforeAll(async () => {
   env = await createTestEnv({ RATE_LIMIT_BURST_PER_SECOND: '1000', RATE_LIMIT_PER_MINUTE: '100000' });
   const tenant = newId('ten');
   await env.db('tenants').insert({ id: tenant, name: 'cluster', plan: 'enterprise' });
-  await env.db('api_keys').insert({
-    id: newId('key'),
-    tenant_id: tenant,
-    name: 'cluster',
-    role: 'member',
-    prefix: key.slice(0, 12),
-    key_hash: hashSecret(key),
-    last4: key.slice(-4),
-  });
+  await insertApiKey(env.db, { tenantId: tenant, key, name: 'cluster' });
 });
 afterAll(async () => {
   await env?.cleanup();

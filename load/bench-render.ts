@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { start as startApi } from '../api/main.ts';
-import { hashSecret } from '../shared/crypto/tokens.ts';
 import { newId } from '../shared/ids/ids.ts';
 import type { JobStepRow } from '../shared/jobs/job-contract.ts';
 import { type RenderRequest, renderRequestSchema, renderSize } from '../shared/jobs/job-requests.ts';
@@ -13,6 +12,7 @@ import { createProducer } from '../shared/queue/producer.ts';
 import { bullPrefix } from '../shared/queue/queues.ts';
 import { createRedis } from '../shared/redis/redis.ts';
 import { createLocalStorage } from '../shared/storage/local-storage.ts';
+import { insertApiKey } from '../shared/testing/tenant-fixture.ts';
 import { measureSsim } from '../workers/media/media-checks.ts';
 import { runProcess } from '../workers/media/run-process.ts';
 import { singlePassArgs } from '../workers/media/single-pass.ts';
@@ -114,15 +114,7 @@ async function newTenant(): Promise<{ id: string; key: string }> {
   const id = newId('ten');
   const key = `rm_live_bench${newId('key').slice(4)}`;
   await env.db('tenants').insert({ id, name: 'Bench', plan: 'enterprise', webhook_secret: 'whsec_bench' });
-  await env.db('api_keys').insert({
-    id: newId('key'),
-    tenant_id: id,
-    name: 'bench',
-    role: 'member',
-    prefix: key.slice(0, 12),
-    key_hash: hashSecret(key),
-    last4: key.slice(-4),
-  });
+  await insertApiKey(env.db, { tenantId: id, key, name: 'bench' });
   return { id, key };
 }
 

@@ -5,10 +5,10 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { hashSecret } from '../shared/crypto/tokens.ts';
 import { newId } from '../shared/ids/ids.ts';
 import { createProducer } from '../shared/queue/producer.ts';
 import { createRedis } from '../shared/redis/redis.ts';
+import { insertApiKey } from '../shared/testing/tenant-fixture.ts';
 import { createBenchEnv } from './bench-env.ts';
 import { profileBreakdown, topFunctions } from './cpu-profile-breakdown.ts';
 import { cpuMs, cpuMsOf, syscallsOf } from './process-cpu.ts';
@@ -293,15 +293,7 @@ async function startCeiling(kind: 'http' | 'express', label: string, reply: { by
 
 try {
   await env.db('tenants').insert({ id: tenant, name: 'bench', plan: 'enterprise' });
-  await env.db('api_keys').insert({
-    id: newId('key'),
-    tenant_id: tenant,
-    name: 'bench',
-    role: 'member',
-    prefix: key.slice(0, 12),
-    key_hash: hashSecret(key),
-    last4: key.slice(-4),
-  });
+  await insertApiKey(env.db, { tenantId: tenant, key, name: 'bench' });
   const load = os.loadavg()[0]!.toFixed(2);
   await hammer(url); // warm-up: pools, JIT, caches
   // One real 202 (after the warm-up, so it is what a warm API answers) for the ceiling servers to repeat.

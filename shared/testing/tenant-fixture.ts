@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { hashSecret } from '../crypto/tokens.ts';
 import { newId } from '../ids/ids.ts';
 
 /** Inserts a tenant (and optionally an owner) straight into the database, for tests below the HTTP layer. */
@@ -14,4 +15,20 @@ export async function insertTenant(
     await db('memberships').insert({ tenant_id: id, user_id: userId, role: 'owner' });
   }
   return id;
+}
+
+/** Inserts an API key `key` (`rm_live_…`) for a tenant, stored as the API stores keys: hashed, with its prefix and last 4. */
+export async function insertApiKey(
+  db: Knex,
+  opts: { tenantId: string; key: string; name: string; role?: 'viewer' | 'member' | 'admin' },
+): Promise<void> {
+  await db('api_keys').insert({
+    id: newId('key'),
+    tenant_id: opts.tenantId,
+    name: opts.name,
+    role: opts.role ?? 'member',
+    prefix: opts.key.slice(0, 12),
+    key_hash: hashSecret(opts.key),
+    last4: opts.key.slice(-4),
+  });
 }
